@@ -1,0 +1,49 @@
+using OpenTelemetry;
+using OpenTelemetry.Metrics;
+using OpenTelemetry.Trace;
+using RateLimiting;
+
+var builder = WebApplication.CreateBuilder(args);
+
+// Policies come from appsettings.json ("RateLimiting"); every value can be overridden with
+// environment variables such as RateLimiting__Redis__Configuration.
+builder.Services.AddRedisSlidingWindowLimiter();
+builder.Services.AddHealthChecks().AddRedisSlidingWindowLimiter();
+builder.Services.AddControllers();
+
+// Metrics and traces go to an OpenTelemetry collector when OTEL_EXPORTER_OTLP_ENDPOINT is set
+// (the exporter reads the standard OTEL_* variables itself).
+if (!string.IsNullOrEmpty(builder.Configuration["OTEL_EXPORTER_OTLP_ENDPOINT"]))
+{
+    builder.Services.AddSingleton(Sdk.CreateMeterProviderBuilder()
+        .AddMeter(RateLimitingTelemetry.MeterName, "Microsoft.AspNetCore.RateLimiting")
+        .AddOtlpExporter()
+        .Build());
+    builder.Services.AddSingleton(Sdk.CreateTracerProviderBuilder()
+        .AddSource(RateLimitingTelemetry.ActivitySourceName)
+        .AddOtlpExporter()
+        .Build());
+}
+
+var app = builder.Build();
+
+app.UseRateLimiter();
+
+// Minimal API: cost 1 per request.
+app.MapGet("/api/hello", () => TypedResults.Ok(new { message = "hello" }))
+    .RequireRateLimiting("per-client");
+
+// A heavier endpoint: each request consumes 10 permits of the same quota.
+app.MapGet("/api/report", () => TypedResults.Ok(new { report = "quarterly numbers" }))
+    .RequireRateLimiting("per-client")
+    .WithRateLimitCost(10);
+
+app.MapGet("/", () => "RateLimiting sample: try GET /api/hello, /api/report, /api/orders, /health").DisableRateLimiting();
+app.MapHealthChecks("/health").DisableRateLimiting();
+
+app.MapControllers();
+
+app.Run();
+
+/// <summary>The sample's entry point, visible to the integration tests.</summary>
+public partial class Program;

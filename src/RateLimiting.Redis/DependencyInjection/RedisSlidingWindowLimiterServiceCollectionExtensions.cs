@@ -1,0 +1,72 @@
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using RateLimiting;
+using RateLimiting.Internal;
+using RateLimiting.Redis;
+using RateLimiting.Redis.Internal;
+
+namespace Microsoft.Extensions.DependencyInjection;
+
+/// <summary>Adds exact sliding-window rate limiting on Redis Cluster to ASP.NET Core's rate limiter.</summary>
+public static class RedisSlidingWindowLimiterServiceCollectionExtensions
+{
+    /// <summary>
+    /// Adds the limiter configured from the <c>RateLimiting</c> section of the application's configuration.
+    /// Each policy in <c>RateLimiting:Policies</c> becomes an ASP.NET Core rate limiter policy of the same
+    /// name, for <c>[EnableRateLimiting("name")]</c> and <c>RequireRateLimiting("name")</c>.
+    /// </summary>
+    /// <param name="services">The services.</param>
+    /// <returns>The services.</returns>
+    public static IServiceCollection AddRedisSlidingWindowLimiter(this IServiceCollection services)
+    {
+        ArgumentNullException.ThrowIfNull(services);
+        var builder = AddCore(services);
+        builder.Configure<IConfiguration>(static (options, configuration) =>
+            SlidingWindowLimiterServices.BindStrictly(configuration.GetSection(PolicyRegistry.SectionName), options));
+        SlidingWindowLimiterServices.FollowReloads(services, static sp => sp.GetRequiredService<IConfiguration>().GetSection(PolicyRegistry.SectionName));
+        return services;
+    }
+
+    /// <summary>Adds the limiter configured from <paramref name="section"/>, reloaded when it changes.</summary>
+    /// <param name="services">The services.</param>
+    /// <param name="section">A section shaped like <c>RateLimiting</c>.</param>
+    /// <returns>The services.</returns>
+    public static IServiceCollection AddRedisSlidingWindowLimiter(this IServiceCollection services, IConfigurationSection section)
+    {
+        ArgumentNullException.ThrowIfNull(services);
+        ArgumentNullException.ThrowIfNull(section);
+        AddCore(services).Configure(options => SlidingWindowLimiterServices.BindStrictly(section, options));
+        SlidingWindowLimiterServices.FollowReloads(services, _ => section);
+        return services;
+    }
+
+    /// <summary>Adds the limiter configured in code.</summary>
+    /// <param name="services">The services.</param>
+    /// <param name="configure">Sets the Redis options and declares the policies.</param>
+    /// <returns>The services.</returns>
+    public static IServiceCollection AddRedisSlidingWindowLimiter(this IServiceCollection services, Action<RedisRateLimitingOptions> configure)
+    {
+        ArgumentNullException.ThrowIfNull(services);
+        ArgumentNullException.ThrowIfNull(configure);
+        AddCore(services).Configure(configure);
+        return services;
+    }
+
+    private static OptionsBuilder<RedisRateLimitingOptions> AddCore(IServiceCollection services)
+    {
+        var builder = SlidingWindowLimiterServices.AddCore<RedisRateLimitingOptions>(services);
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<RedisRateLimitingOptions>, RedisOptionsValidator>());
+        services.TryAddSingleton(static sp =>
+        {
+            var store = new RedisRateLimitStore(sp.GetRequiredService<IOptions<RedisRateLimitingOptions>>().Value.Redis, sp.GetRequiredService<ILoggerFactory>());
+            var metrics = sp.GetRequiredService<RateLimitingMetrics>();
+            store.Connection.Reconnected += metrics.Reconnected;
+            store.Connection.MovedLoopDetected += metrics.MovedLoop;
+            return store;
+        });
+        services.TryAddSingleton<IRateLimitStore>(static sp => sp.GetRequiredService<RedisRateLimitStore>());
+        return builder;
+    }
+}

@@ -1,0 +1,59 @@
+using Microsoft.Extensions.Diagnostics.HealthChecks;
+using Microsoft.Extensions.Options;
+using RateLimiting.Redis.Internal.Connection;
+
+namespace RateLimiting.Redis.Internal;
+
+/// <summary>
+/// Healthy while Redis decides; degraded while failure modes answer or a stuck multiplexer is being
+/// replaced; unhealthy once Redis has been failing for <see cref="RedisResilienceOptions.UnhealthyAfter"/>.
+/// Without recent traffic it asks Redis itself, with a read-only decision.
+/// </summary>
+internal sealed class RedisRateLimitingHealthCheck : IHealthCheck
+{
+    private static readonly TimeSpan ProbeWhenIdleFor = TimeSpan.FromSeconds(5);
+    private static readonly RateLimitRequest Probe = new("health", "probe", 1, TimeSpan.FromSeconds(1), Cost: 0);
+
+    private readonly RedisRateLimitStore _store;
+    private readonly RedisResilienceOptions _options;
+
+    public RedisRateLimitingHealthCheck(RedisRateLimitStore store, IOptions<RedisRateLimitingOptions> options)
+    {
+        _store = store;
+        _options = options.Value.Redis.Resilience;
+    }
+
+    public async Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
+    {
+        var connection = _store.Connection;
+        if (connection.SinceLastCall is not { } idle || idle > ProbeWhenIdleFor)
+        {
+            try
+            {
+                await _store.DecideAsync(Probe, cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+            {
+                // Recorded by the connection; the state below reports it.
+            }
+        }
+
+        return Evaluate(connection);
+    }
+
+    private HealthCheckResult Evaluate(RedisConnection connection)
+    {
+        var data = new Dictionary<string, object> { ["reconnects"] = connection.Reconnects };
+        if (connection.FailingFor is { } failing)
+        {
+            data["failing_for_seconds"] = Math.Round(failing.TotalSeconds, 1);
+            return failing >= _options.UnhealthyAfter
+                ? HealthCheckResult.Unhealthy($"Redis has been failing for {failing.TotalSeconds:0} s; failure modes answer.", data: data)
+                : HealthCheckResult.Degraded("Redis calls are failing; failure modes answer.", data: data);
+        }
+
+        return connection.IsReconnecting
+            ? HealthCheckResult.Degraded("Replacing a stuck Redis multiplexer.", data: data)
+            : HealthCheckResult.Healthy("Redis decides.", data);
+    }
+}

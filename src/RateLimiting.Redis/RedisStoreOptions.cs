@@ -1,0 +1,43 @@
+using NodaTime;
+
+namespace RateLimiting.Redis;
+
+/// <summary>Options of the Redis Cluster store, bound from the <c>RateLimiting:Redis</c> configuration section.</summary>
+public sealed class RedisStoreOptions
+{
+    /// <summary>
+    /// Gets or sets the StackExchange.Redis configuration string, for example
+    /// <c>redis.example:6380,ssl=true,sslHost=redis.example,password=…,abortConnect=false</c>.
+    /// </summary>
+    /// <value>No default: required unless <see cref="ConnectionFactory"/> is set.</value>
+    public string? Configuration { get; set; }
+
+    /// <summary>Gets or sets the prefix of every key the store writes.</summary>
+    /// <value>The default value is <c>rl</c>. 1 to 64 characters, no braces.</value>
+    public string KeyPrefix { get; set; } = "rl";
+
+    /// <summary>
+    /// Gets or sets the deadline of one Redis call, connecting included. A decision that misses it is
+    /// answered by the policy's failure mode.
+    /// </summary>
+    /// <value>The default value is 250 milliseconds. Between 1 millisecond and 1 minute.</value>
+    public TimeSpan OperationTimeout { get; set; } = TimeSpan.FromMilliseconds(250);
+
+    /// <summary>
+    /// Gets or sets the clock that timestamps requests. <see langword="null"/> uses the Redis server's
+    /// own clock inside the script, so application instances never need to agree on the time; set a
+    /// clock only for deterministic tests.
+    /// </summary>
+    /// <value>The default value is <see langword="null"/> (Redis server time).</value>
+    public IClock? Clock { get; set; }
+
+    /// <summary>
+    /// Gets or sets a factory for the multiplexer, used instead of <see cref="Configuration"/> when set.
+    /// The store owns what it returns and disposes it when replacing or shutting down.
+    /// </summary>
+    /// <value>The default value is <see langword="null"/>.</value>
+    public Func<CancellationToken, Task<StackExchange.Redis.ConnectionMultiplexer>>? ConnectionFactory { get; set; }
+
+    /// <summary>Gets when a stuck multiplexer is replaced (section <c>RateLimiting:Redis:Resilience</c>).</summary>
+    public RedisResilienceOptions Resilience { get; } = new();
+}

@@ -1,0 +1,61 @@
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using RateLimiting.Redis.Internal;
+using RateLimiting.Redis.Internal.Connection;
+
+namespace RateLimiting.Redis;
+
+/// <summary>
+/// An <see cref="IRateLimitStore"/> on Redis (Cluster or single node): one Lua script per decision
+/// trims the window, counts it, admits or rejects and records, atomically, in one round trip, on
+/// one slot.
+/// </summary>
+public sealed class RedisRateLimitStore : IRateLimitStore, IAsyncDisposable
+{
+    private static readonly RedisScript Script = RedisScript.FromResource("RateLimiting.Redis.sliding-window.lua");
+
+    private readonly RedisConnection _connection;
+    private readonly RedisKeyLayout _keys;
+    private readonly NodaTime.IClock? _clock;
+
+    /// <summary>Creates a store that owns its connection.</summary>
+    /// <param name="options">The connection and key options.</param>
+    /// <param name="loggerFactory">Logs connection events; none when <see langword="null"/>.</param>
+    public RedisRateLimitStore(RedisStoreOptions options, ILoggerFactory? loggerFactory = null)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        if (options.Configuration is null && options.ConnectionFactory is null)
+        {
+            throw new ArgumentException($"Set {nameof(RedisStoreOptions.Configuration)} or {nameof(RedisStoreOptions.ConnectionFactory)}.", nameof(options));
+        }
+
+        _connection = new RedisConnection(options, (loggerFactory ?? NullLoggerFactory.Instance).CreateLogger<RedisRateLimitStore>());
+        _keys = new RedisKeyLayout(options.KeyPrefix);
+        _clock = options.Clock;
+    }
+
+    /// <summary>Gets the connection, for health checks, telemetry and tests.</summary>
+    internal RedisConnection Connection => _connection;
+
+    /// <inheritdoc />
+    public async ValueTask<RateLimitDecision> DecideAsync(RateLimitRequest request, CancellationToken cancellationToken)
+    {
+        request.Validate();
+        var (entries, totals) = _keys.For(request.Policy, request.Partition);
+        var windowMicroseconds = request.Window.Ticks / TimeSpan.TicksPerMicrosecond;
+        long[] args = _clock is null
+            ? [request.PermitLimit, windowMicroseconds, request.Cost]
+            : [request.PermitLimit, windowMicroseconds, request.Cost, _clock.GetCurrentInstant().ToUnixTimeTicks() / TimeSpan.TicksPerMicrosecond];
+
+        var reply = await _connection.EvaluateAsync(Script, [entries, totals], args, cancellationToken).ConfigureAwait(false);
+        return new RateLimitDecision(
+            reason: (RateLimitRejectReason)reply[0],
+            limit: request.PermitLimit,
+            remaining: (int)Math.Clamp(request.PermitLimit - reply[1], 0, request.PermitLimit),
+            retryAfter: TimeSpan.FromMicroseconds(reply[2]),
+            resetAfter: TimeSpan.FromMicroseconds(reply[3]));
+    }
+
+    /// <inheritdoc />
+    public ValueTask DisposeAsync() => _connection.DisposeAsync();
+}

@@ -1,0 +1,14 @@
+namespace RateLimiting;
+
+/// <summary>Why a store rejected a request.</summary>
+public enum RateLimitRejectReason
+{
+    /// <summary>The request was allowed.</summary>
+    None = 0,
+
+    /// <summary>The window holds too much cost for this request to fit now; it fits after <see cref="RateLimitDecision.RetryAfter"/>.</summary>
+    QuotaExceeded = 1,
+
+    /// <summary>The request costs more than the permit limit and can never fit; there is no retry time.</summary>
+    CostExceedsLimit = 2,
+}

@@ -1,0 +1,51 @@
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Mvc.Testing;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using RateLimiting.Redis.Tests.Infrastructure;
+using RateLimiting.Tests.Infrastructure;
+
+namespace RateLimiting.Redis.Tests.AspNetCore;
+
+/// <summary>
+/// The sample WebApi against the test cluster, with its own key prefix so that tests never share
+/// windows unless they mean to, and a fake clock so that every header value is exact.
+/// </summary>
+public sealed class SampleApp : WebApplicationFactory<Program>
+{
+    private readonly Dictionary<string, string?> _settings;
+    private readonly FakeClock? _clock;
+
+    public SampleApp(RedisClusterFixture cluster, Dictionary<string, string?>? settings = null, string? keyPrefix = null, FakeClock? clock = null)
+    {
+        _clock = clock;
+        _settings = new Dictionary<string, string?>
+        {
+            ["RateLimiting:Redis:Configuration"] = cluster.ConfigurationString,
+            ["RateLimiting:Redis:KeyPrefix"] = keyPrefix ?? NewKeyPrefix(),
+            ["RateLimiting:Redis:OperationTimeout"] = "00:00:10",
+        };
+        foreach (var (key, value) in settings ?? [])
+        {
+            _settings[key] = value;
+        }
+    }
+
+    public ReloadableConfiguration Reloadable { get; } = new();
+
+    public static string NewKeyPrefix() => "t" + Guid.NewGuid().ToString("N")[..12];
+
+    protected override void ConfigureWebHost(IWebHostBuilder builder)
+    {
+        builder.UseEnvironment("Testing");
+        builder.ConfigureAppConfiguration((_, configuration) =>
+        {
+            configuration.AddInMemoryCollection(_settings);
+            configuration.Add(Reloadable);
+        });
+        if (_clock is not null)
+        {
+            builder.ConfigureServices(services => services.PostConfigure<RedisRateLimitingOptions>(options => options.Redis.Clock = _clock));
+        }
+    }
+}

@@ -1,0 +1,11 @@
+namespace RateLimiting.Redis.Tests.Infrastructure;
+
+/// <summary>How an external process ended, and what it printed.</summary>
+internal sealed record ProcessResult(int ExitCode, bool TimedOut, string StandardOutput, string StandardError)
+{
+    public bool Succeeded => ExitCode == 0 && !TimedOut;
+
+    /// <summary>Both streams, for failure messages.</summary>
+    public string Output => $"{(TimedOut ? "(killed at the deadline) " : string.Empty)}exit code {ExitCode}{Environment.NewLine}"
+        + $"--- stdout{Environment.NewLine}{StandardOutput}--- stderr{Environment.NewLine}{StandardError}";
+}

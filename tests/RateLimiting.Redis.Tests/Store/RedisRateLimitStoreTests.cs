@@ -1,0 +1,256 @@
+using RateLimiting.Redis.Internal;
+using RateLimiting.Redis.Tests.Infrastructure;
+using RateLimiting.Tests.Infrastructure;
+using StackExchange.Redis;
+
+namespace RateLimiting.Redis.Tests.Store;
+
+[Collection(RedisClusterCollection.Name)]
+public sealed class RedisRateLimitStoreTests : IAsyncLifetime
+{
+    private const string Policy = "store-tests";
+    private static readonly TimeSpan Generous = TimeSpan.FromSeconds(10);
+
+    private readonly RedisClusterFixture _cluster;
+    private readonly List<RedisRateLimitStore> _stores = [];
+
+    public RedisRateLimitStoreTests(RedisClusterFixture cluster) => _cluster = cluster;
+
+    public Task InitializeAsync() => Task.CompletedTask;
+
+    public async Task DisposeAsync()
+    {
+        foreach (var store in _stores)
+        {
+            await store.DisposeAsync();
+        }
+    }
+
+    /// <summary>A store with its own multiplexer, as a separate application instance would have.</summary>
+    private RedisRateLimitStore NewInstance(FakeClock? clock = null)
+    {
+        var store = new RedisRateLimitStore(new RedisStoreOptions
+        {
+            Configuration = _cluster.ConfigurationString,
+            Clock = clock,
+            OperationTimeout = Generous,
+        });
+        _stores.Add(store);
+        return store;
+    }
+
+    private static RateLimitRequest Request(string partition, int limit, TimeSpan window, int cost = 1)
+        => new(Policy, partition, limit, window, cost);
+
+    [Fact]
+    public async Task DecideAsync_ThreeInstancesTimesSixtyFourCallersOverSeveralWindows_AdmitExactlyTheLimitPerWindow()
+    {
+        const int Limit = 100;
+        var window = TimeSpan.FromMinutes(1);
+        var clock = FakeClock.StartingNow();
+        var instances = new[] { NewInstance(clock), NewInstance(clock), NewInstance(clock) };
+        var partition = "exact-" + Guid.NewGuid().ToString("N");
+        var admittedPerWindow = new List<int>();
+
+        for (var round = 0; round < 4; round++)
+        {
+            var callers = Enumerable.Range(0, instances.Length * 64).Select(async caller =>
+            {
+                var store = instances[caller % instances.Length];
+                var admitted = 0;
+                for (var attempt = 0; attempt < 3; attempt++)
+                {
+                    if ((await store.DecideAsync(Request(partition, Limit, window), CancellationToken.None)).IsAllowed)
+                    {
+                        admitted++;
+                    }
+                }
+
+                return admitted;
+            });
+            admittedPerWindow.Add((await Task.WhenAll(callers)).Sum());
+            clock.Advance(window);
+        }
+
+        Assert.Equal([Limit, Limit, Limit, Limit], admittedPerWindow);
+    }
+
+    [Fact]
+    public async Task DecideAsync_ConcurrentMixedCosts_AdmitExactlyTheLimitInCost()
+    {
+        const int Limit = 1000;
+        var window = TimeSpan.FromMinutes(1);
+        var clock = FakeClock.StartingNow();
+        var instances = new[] { NewInstance(clock), NewInstance(clock), NewInstance(clock) };
+        var partition = "mixed-" + Guid.NewGuid().ToString("N");
+        var admittedPerWindow = new List<int>();
+
+        for (var round = 0; round < 3; round++)
+        {
+            var callers = Enumerable.Range(0, instances.Length * 64).Select(async caller =>
+            {
+                var store = instances[caller % instances.Length];
+                var admittedCost = 0;
+
+                // Costs 1..9, ending with cost 1 so that the window fills to the last unit.
+                foreach (var cost in new[] { 1 + (caller % 9), 1 + ((caller * 7) % 9), 5, 3, 1, 1 })
+                {
+                    if ((await store.DecideAsync(Request(partition, Limit, window, cost), CancellationToken.None)).IsAllowed)
+                    {
+                        admittedCost += cost;
+                    }
+                }
+
+                return admittedCost;
+            });
+            admittedPerWindow.Add((await Task.WhenAll(callers)).Sum());
+            var state = await instances[0].DecideAsync(Request(partition, Limit, window, cost: 0), CancellationToken.None);
+            Assert.Equal(0, state.Remaining);
+            clock.Advance(window);
+        }
+
+        Assert.Equal([Limit, Limit, Limit], admittedPerWindow);
+    }
+
+    [Fact]
+    public async Task DecideAsync_ServerTimeConcurrentBurst_AdmitsExactlyTheLimit()
+    {
+        const int Limit = 250;
+        var instances = new[] { NewInstance(), NewInstance(), NewInstance() };
+        var partition = "burst-" + Guid.NewGuid().ToString("N");
+
+        var callers = Enumerable.Range(0, instances.Length * 64).Select(async caller =>
+        {
+            var admitted = 0;
+            for (var attempt = 0; attempt < 2; attempt++)
+            {
+                if ((await instances[caller % instances.Length].DecideAsync(Request(partition, Limit, TimeSpan.FromHours(1)), CancellationToken.None)).IsAllowed)
+                {
+                    admitted++;
+                }
+            }
+
+            return admitted;
+        });
+
+        Assert.Equal(Limit, (await Task.WhenAll(callers)).Sum());
+    }
+
+    [Fact]
+    public async Task DecideAsync_ManyPartitions_RunOnEveryMasterAndEveryKeyHasATtl()
+    {
+        var store = NewInstance();
+        var keys = new RedisKeyLayout("rl");
+        var multiplexer = _cluster.Multiplexer;
+        var servedBy = new HashSet<string>();
+        var window = TimeSpan.FromMinutes(5);
+
+        for (var i = 0; i < 60; i++)
+        {
+            var partition = $"spread-{i}-{Guid.NewGuid():N}";
+            var decision = await store.DecideAsync(Request(partition, 10, window), CancellationToken.None);
+            Assert.True(decision.IsAllowed);
+
+            var (entries, totals) = keys.For(Policy, partition);
+            var database = multiplexer.GetDatabase();
+            foreach (var key in new[] { entries, totals })
+            {
+                var ttl = await database.KeyTimeToLiveAsync(key);
+                Assert.NotNull(ttl);
+                Assert.InRange(ttl.Value, TimeSpan.FromMilliseconds(1), window);
+            }
+
+            var slot = multiplexer.HashSlot(entries);
+            Assert.Equal(slot, multiplexer.HashSlot(totals));
+            servedBy.Add(OwnerOf(multiplexer, slot));
+        }
+
+        Assert.Equal(3, servedBy.Count);
+    }
+
+    [Fact]
+    public async Task DecideAsync_ScriptCacheFlushedOnEveryMaster_ReloadsAndDecides()
+    {
+        var store = NewInstance();
+        var partitions = Enumerable.Range(0, 30).Select(i => $"noscript-{i}-{Guid.NewGuid():N}").ToArray();
+        foreach (var partition in partitions)
+        {
+            await store.DecideAsync(Request(partition, 5, TimeSpan.FromMinutes(1)), CancellationToken.None);
+        }
+
+        foreach (var port in await _cluster.MasterPortsAsync())
+        {
+            await _cluster.RedisCliAsync(port, "SCRIPT", "FLUSH");
+        }
+
+        foreach (var partition in partitions)
+        {
+            var decision = await store.DecideAsync(Request(partition, 5, TimeSpan.FromMinutes(1)), CancellationToken.None);
+            Assert.Equal(3, decision.Remaining);
+        }
+    }
+
+    [Fact]
+    public async Task DecideAsync_ShortWindowOnServerTime_SlidesAndKeysExpire()
+    {
+        var store = NewInstance();
+        var partition = "short-" + Guid.NewGuid().ToString("N");
+        var window = TimeSpan.FromMilliseconds(300);
+        var request = Request(partition, 2, window);
+
+        Assert.True((await store.DecideAsync(request, CancellationToken.None)).IsAllowed);
+        Assert.True((await store.DecideAsync(request, CancellationToken.None)).IsAllowed);
+        var rejected = await store.DecideAsync(request, CancellationToken.None);
+        Assert.False(rejected.IsAllowed);
+        Assert.InRange(rejected.RetryAfter, TimeSpan.FromTicks(1), window);
+
+        // Admitted again once the oldest entry has left; retry no earlier than the store said.
+        await Task.Delay(rejected.RetryAfter);
+        var admitted = await Poll.UntilAsync(() => store.DecideAsync(request, CancellationToken.None).AsTask(), d => d.IsAllowed, TimeSpan.FromSeconds(5));
+        Assert.True(admitted.IsAllowed);
+
+        var (entries, totals) = new RedisKeyLayout("rl").For(Policy, partition);
+        var database = _cluster.Multiplexer.GetDatabase();
+        await Poll.UntilAsync(async () => await database.KeyExistsAsync(entries) || await database.KeyExistsAsync(totals), exists => !exists, TimeSpan.FromSeconds(5));
+    }
+
+    [Fact]
+    public async Task DecideAsync_ExpensiveRequest_StoresOneMember()
+    {
+        var store = NewInstance();
+        var partition = "heavy-" + Guid.NewGuid().ToString("N");
+
+        var decision = await store.DecideAsync(Request(partition, 1000, TimeSpan.FromMinutes(1), cost: 500), CancellationToken.None);
+
+        var (entries, _) = new RedisKeyLayout("rl").For(Policy, partition);
+        Assert.True(decision.IsAllowed);
+        Assert.Equal(500, decision.Remaining);
+        Assert.Equal(1, await _cluster.Multiplexer.GetDatabase().SortedSetLengthAsync(entries));
+    }
+
+    [Fact]
+    public async Task DecideAsync_TotalsLost_RebuildsThemFromTheEntries()
+    {
+        var store = NewInstance();
+        var partition = "rebuild-" + Guid.NewGuid().ToString("N");
+        var request = Request(partition, 10, TimeSpan.FromMinutes(1), cost: 3);
+        await store.DecideAsync(request, CancellationToken.None);
+        await store.DecideAsync(request, CancellationToken.None);
+        var (entries, totals) = new RedisKeyLayout("rl").For(Policy, partition);
+        await _cluster.Multiplexer.GetDatabase().KeyDeleteAsync(totals);
+
+        var third = await store.DecideAsync(request, CancellationToken.None);
+        var fourth = await store.DecideAsync(request, CancellationToken.None);
+
+        Assert.Equal(1, third.Remaining);
+        Assert.False(fourth.IsAllowed);
+        Assert.Equal(3, await _cluster.Multiplexer.GetDatabase().SortedSetLengthAsync(entries));
+        Assert.NotNull(await _cluster.Multiplexer.GetDatabase().KeyTimeToLiveAsync(totals));
+    }
+
+    private static string OwnerOf(ConnectionMultiplexer multiplexer, int slot)
+    {
+        var any = multiplexer.GetServer(multiplexer.GetEndPoints()[0]);
+        return any.ClusterConfiguration.GetBySlot(slot).EndPoint.ToString()!;
+    }
+}
