@@ -19,7 +19,7 @@ internal sealed class RedisOptionsValidator : IValidateOptions<RedisRateLimiting
             {
                 errors.Add($"{Key}:Configuration is required (a StackExchange.Redis configuration string such as '127.0.0.1:7000,127.0.0.1:7001').");
             }
-            else if (RedisConnection.CheckConfiguration(redis.Configuration) is { } problem)
+            else if (RedisConfiguration.Check(redis.Configuration) is { } problem)
             {
                 errors.Add($"{Key}:Configuration is not a valid StackExchange.Redis configuration string: {problem}");
             }
@@ -30,11 +30,27 @@ internal sealed class RedisOptionsValidator : IValidateOptions<RedisRateLimiting
             errors.Add($"{Key}:KeyPrefix must be 1 to 64 characters of letters, digits, '.', '_', '-' or ':'.");
         }
 
-        if (redis.OperationTimeout < TimeSpan.FromMilliseconds(1) || redis.OperationTimeout > TimeSpan.FromMinutes(1))
+        CheckRange(errors, "OperationTimeout", redis.OperationTimeout, TimeSpan.FromMilliseconds(1), TimeSpan.FromMinutes(1));
+
+        var resilience = redis.Resilience;
+        if (resilience.MovedLoopThreshold < 1)
         {
-            errors.Add($"{Key}:OperationTimeout must be between 1 millisecond and 1 minute (was {redis.OperationTimeout}).");
+            errors.Add($"{Key}:Resilience:MovedLoopThreshold must be at least 1 (was {resilience.MovedLoopThreshold}).");
         }
 
+        CheckRange(errors, "Resilience:FaultWindow", resilience.FaultWindow, TimeSpan.FromMilliseconds(100), TimeSpan.FromMinutes(10));
+        CheckRange(errors, "Resilience:PersistentFaultDuration", resilience.PersistentFaultDuration, TimeSpan.FromMilliseconds(100), TimeSpan.FromMinutes(10));
+        CheckRange(errors, "Resilience:MinReconnectInterval", resilience.MinReconnectInterval, TimeSpan.FromMilliseconds(10), TimeSpan.FromMinutes(10));
+        CheckRange(errors, "Resilience:MaxReconnectInterval", resilience.MaxReconnectInterval, resilience.MinReconnectInterval, TimeSpan.FromHours(1));
+        CheckRange(errors, "Resilience:UnhealthyAfter", resilience.UnhealthyAfter, TimeSpan.FromSeconds(1), TimeSpan.FromHours(1));
         return errors.Count > 0 ? ValidateOptionsResult.Fail(errors) : ValidateOptionsResult.Success;
+    }
+
+    private static void CheckRange(List<string> errors, string name, TimeSpan value, TimeSpan min, TimeSpan max)
+    {
+        if (value < min || value > max)
+        {
+            errors.Add($"{Key}:{name} must be between {min} and {max} (was {value}).");
+        }
     }
 }

@@ -65,21 +65,6 @@ internal sealed partial class RedisConnection : IAsyncDisposable
         ? _time.GetElapsedTime(last)
         : null;
 
-    /// <summary>Null when <paramref name="configuration"/> parses; else what is wrong, without echoing it.</summary>
-    public static string? CheckConfiguration(string configuration)
-    {
-        try
-        {
-            var parsed = ConfigurationOptions.Parse(configuration);
-            return parsed.EndPoints.Count == 0 ? "it names no endpoint." : null;
-        }
-        catch (ArgumentException ex)
-        {
-            // StackExchange.Redis names the offending keyword, never its value.
-            return ex.Message;
-        }
-    }
-
     /// <summary>Runs <paramref name="script"/> on the slot of <paramref name="keys"/> and returns its integer array reply.</summary>
     public async ValueTask<long[]> EvaluateAsync(RedisScript script, string[] keys, long[] args, CancellationToken cancellationToken)
     {
@@ -318,11 +303,7 @@ internal sealed partial class RedisConnection : IAsyncDisposable
             return new MultiplexerGeneration(number, await factory(CancellationToken.None).ConfigureAwait(false));
         }
 
-        var configuration = ConfigurationOptions.Parse(_options.Configuration!);
-
-        // Keep retrying in the background instead of failing start-up: the policy's failure mode
-        // answers until Redis is reachable.
-        configuration.AbortOnConnectFail = false;
+        var configuration = RedisConfiguration.Create(_options);
         return new MultiplexerGeneration(number, await ConnectionMultiplexer.ConnectAsync(configuration).ConfigureAwait(false));
     }
 
