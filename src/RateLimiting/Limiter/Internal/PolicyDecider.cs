@@ -19,6 +19,7 @@ internal sealed partial class PolicyDecider
     private readonly OverLimitCache? _overLimitCache;
     private readonly RateLimitingMetrics? _metrics;
     private readonly ILogger _logger;
+    private int _failing;
 
     public PolicyDecider(
         string name,
@@ -63,6 +64,11 @@ internal sealed partial class PolicyDecider
             {
                 decision = await _store.DecideAsync(request, cancellationToken).ConfigureAwait(false);
                 _metrics?.StoreCalled(Name, askedAt, succeeded: true, "success");
+                if (Volatile.Read(ref _failing) != 0 && Interlocked.Exchange(ref _failing, 0) != 0)
+                {
+                    Log.FailureModeLeft(_logger, Name);
+                }
+
                 activity?.SetTag(RateLimitingMetrics.ResultTag, decision.IsAllowed ? "acquired" : "rejected");
             }
             catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
@@ -76,7 +82,16 @@ internal sealed partial class PolicyDecider
                 var outcome = ex is TimeoutException ? "timeout" : "error";
                 _metrics?.StoreCalled(Name, askedAt, succeeded: false, outcome);
                 activity?.SetStatus(ActivityStatusCode.Error, outcome);
-                Log.StoreFailed(_logger, Name, options.FailureMode, ex);
+                // Once per outage at Warning, so that a storm of failed decisions does not flood the logs.
+                if (Interlocked.Exchange(ref _failing, 1) == 0)
+                {
+                    Log.FailureModeEntered(_logger, Name, options.FailureMode, ex);
+                }
+                else
+                {
+                    Log.StoreFailed(_logger, Name, options.FailureMode, ex);
+                }
+
                 (decision, source) = options.FailureMode switch
                 {
                     FailureMode.FailClosed => (new RateLimitDecision(RateLimitRejectReason.QuotaExceeded, request.PermitLimit, 0, UnavailableRetryAfter, TimeSpan.Zero), RateLimitDecisionSource.FailClosed),
@@ -106,5 +121,11 @@ internal sealed partial class PolicyDecider
     {
         [LoggerMessage(EventId = 1, EventName = "StoreDecisionFailed", Level = LogLevel.Debug, Message = "Policy '{Policy}': the store could not decide; answered by failure mode {FailureMode}.")]
         public static partial void StoreFailed(ILogger logger, string policy, FailureMode failureMode, Exception exception);
+
+        [LoggerMessage(EventId = 2, EventName = "FailureModeEntered", Level = LogLevel.Warning, Message = "Policy '{Policy}': the store cannot decide; failure mode {FailureMode} answers until it can.")]
+        public static partial void FailureModeEntered(ILogger logger, string policy, FailureMode failureMode, Exception exception);
+
+        [LoggerMessage(EventId = 3, EventName = "FailureModeLeft", Level = LogLevel.Information, Message = "Policy '{Policy}': the store decides again.")]
+        public static partial void FailureModeLeft(ILogger logger, string policy);
     }
 }
