@@ -15,6 +15,7 @@ internal sealed partial class PolicyRegistry : IDisposable
     private readonly Func<RateLimitingOptions> _load;
     private readonly ILogger _logger;
     private readonly List<IDisposable> _subscriptions = [];
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, CompiledPolicy> _lastKnown = new(StringComparer.OrdinalIgnoreCase);
     private volatile Snapshot _current;
 
     public PolicyRegistry(Func<RateLimitingOptions> load, IEnumerable<Func<IChangeToken>> changeTokens, ILogger<PolicyRegistry> logger)
@@ -23,6 +24,7 @@ internal sealed partial class PolicyRegistry : IDisposable
         _logger = logger;
         var options = load();
         _current = Compile(options, out var errors) ?? throw new OptionsValidationException(SectionName, options.GetType(), errors);
+        Remember(_current);
         foreach (var changeToken in changeTokens)
         {
             _subscriptions.Add(ChangeToken.OnChange(changeToken, Reload));
@@ -33,9 +35,12 @@ internal sealed partial class PolicyRegistry : IDisposable
 
     public IEnumerable<string> Names => _current.Policies.Keys;
 
-    /// <summary>The current policy; one removed by a reload keeps its last settings until restart.</summary>
-    public CompiledPolicy Get(string name, CompiledPolicy? last = null)
-        => _current.Policies.TryGetValue(name, out var policy) ? policy : last ?? throw new InvalidOperationException($"No rate-limit policy '{name}'.");
+    /// <summary>
+    /// The current policy. Endpoints keep the policies they were built with, so one removed by a
+    /// reload keeps its last settings until restart (and one added needs a restart to be used).
+    /// </summary>
+    public CompiledPolicy Get(string name)
+        => _current.Policies.TryGetValue(name, out var policy) ? policy : _lastKnown[name];
 
     /// <summary>Compiles every policy; null with all errors when any is invalid.</summary>
     public static Snapshot? Compile(RateLimitingOptions options, out List<string> errors)
@@ -74,6 +79,7 @@ internal sealed partial class PolicyRegistry : IDisposable
             if (Compile(options, out var errors) is { } snapshot)
             {
                 _current = snapshot;
+                Remember(snapshot);
                 Log.PoliciesReloaded(_logger, snapshot.Policies.Count);
             }
             else
@@ -84,6 +90,14 @@ internal sealed partial class PolicyRegistry : IDisposable
         catch (Exception ex) when (ex is OptionsValidationException or InvalidOperationException or FormatException)
         {
             Log.ReloadRejected(_logger, ex.Message);
+        }
+    }
+
+    private void Remember(Snapshot snapshot)
+    {
+        foreach (var (name, policy) in snapshot.Policies)
+        {
+            _lastKnown[name] = policy;
         }
     }
 

@@ -17,13 +17,13 @@ internal sealed class SlidingWindowRateLimiterPolicy : IRateLimiterPolicy<Policy
     private readonly IHttpContextAccessor _httpContextAccessor;
     private readonly Func<PolicyPartitionKey, RateLimiter> _createLimiter;
     private readonly Action<DecisionLease> _writeHeaders;
-    private CompiledPolicy _last;
+    private readonly string _name;
 
     public SlidingWindowRateLimiterPolicy(PolicyDecider decider, PolicyRegistry registry, IHttpContextAccessor httpContextAccessor)
     {
         _registry = registry;
         _httpContextAccessor = httpContextAccessor;
-        _last = registry.Get(decider.Name);
+        _name = decider.Name;
         _createLimiter = key => new StoreRateLimiter(decider, key.Partition, key.Cost, _writeHeaders);
         _writeHeaders = WriteHeaders;
         OnRejected = (context, cancellationToken) => RateLimitResponse.WriteRejectionAsync(context.HttpContext, context.Lease, _registry.Options.RejectionStatusCode, cancellationToken);
@@ -32,7 +32,7 @@ internal sealed class SlidingWindowRateLimiterPolicy : IRateLimiterPolicy<Policy
     public Func<OnRejectedContext, CancellationToken, ValueTask>? OnRejected { get; }
 
     /// <summary>The policy's current settings (reloaded configuration applies to the next request).</summary>
-    public CompiledPolicy Current => _last = _registry.Get(_last.Name, _last);
+    public CompiledPolicy Current => _registry.Get(_name);
 
     public RateLimitPartition<PolicyPartitionKey> GetPartition(HttpContext httpContext)
     {
