@@ -38,28 +38,20 @@ internal sealed class RedisKeyLayout
 
         Span<byte> hash = stackalloc byte[SHA256.HashSizeInBytes];
         SHA256.HashData(MemoryMarshal.AsBytes(partition.AsSpan()), hash);
-        Span<char> digest = stackalloc char[DigestChars];
-        Base64Url.EncodeToChars(hash[..DigestBytes], digest);
 
-        // prefix ":{" policy ":" digest "}:e"
-        var length = _prefix.Length + 2 + policy.Length + 1 + DigestChars + 3;
-        var entries = string.Create(length, (_prefix, policy, digest.ToString()), static (span, state) =>
-        {
-            var (prefix, policy, digest) = state;
-            var at = 0;
-            Append(span, ref at, prefix);
-            Append(span, ref at, ":{");
-            Append(span, ref at, policy);
-            Append(span, ref at, ":");
-            Append(span, ref at, digest);
-            Append(span, ref at, "}:e");
-        });
-        var totals = string.Create(length, entries, static (span, entries) =>
-        {
-            entries.AsSpan(0, entries.Length - 1).CopyTo(span);
-            span[^1] = 't';
-        });
-        return (entries, totals);
+        // prefix ":{" policy ":" digest "}:e", then the same with 't': two strings, nothing else.
+        Span<char> key = stackalloc char[_prefix.Length + 2 + policy.Length + 1 + DigestChars + 3];
+        var at = 0;
+        Append(key, ref at, _prefix);
+        Append(key, ref at, ":{");
+        Append(key, ref at, policy);
+        Append(key, ref at, ":");
+        Base64Url.EncodeToChars(hash[..DigestBytes], key[at..]);
+        at += DigestChars;
+        Append(key, ref at, "}:e");
+        var entries = new string(key);
+        key[^1] = 't';
+        return (entries, new string(key));
     }
 
     private static void Append(Span<char> span, ref int at, string value)

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using RateLimiting.Redis.Internal;
@@ -38,6 +39,7 @@ public sealed class RedisRateLimitStore : IRateLimitStore, IAsyncDisposable
     internal RedisConnection Connection => _connection;
 
     /// <inheritdoc />
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     public async ValueTask<RateLimitDecision> DecideAsync(RateLimitRequest request, CancellationToken cancellationToken)
     {
         request.Validate();

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Runtime.CompilerServices;
 using Microsoft.Extensions.Logging;
 
 namespace RateLimiting.Internal;
@@ -44,6 +45,7 @@ internal sealed partial class PolicyDecider
     /// <summary>The policy's current options; read per decision so that reloaded limits apply at once.</summary>
     public Func<SlidingWindowPolicyOptions> Options { get; }
 
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     public async ValueTask<DecisionLease> DecideAsync(string partition, int cost, CancellationToken cancellationToken)
     {
         var options = Options();

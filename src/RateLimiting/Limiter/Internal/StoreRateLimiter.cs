@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Runtime.CompilerServices;
 using System.Threading.RateLimiting;
 
 namespace RateLimiting.Internal;
@@ -42,6 +43,7 @@ internal sealed class StoreRateLimiter : RateLimiter
 
     protected override RateLimitLease AttemptAcquireCore(int permitCount) => DecisionLease.Undecided;
 
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     protected override async ValueTask<RateLimitLease> AcquireAsyncCore(int permitCount, CancellationToken cancellationToken)
     {
         Interlocked.Increment(ref _inFlight);
