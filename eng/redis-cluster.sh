@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # A local Redis Cluster (3 masters + 3 replicas) on 127.0.0.1, for the tests and the demo.
 #
-#   eng/redis-cluster.sh start   [--base-port N] [--dir DIR] [--owner-pid PID]
+#   eng/redis-cluster.sh start   [--base-port N] [--dir DIR] [--owner-pid PID] [--tls] [--password PASS]
 #   eng/redis-cluster.sh stop    [--base-port N] [--dir DIR]
 #   eng/redis-cluster.sh status  [--base-port N] [--dir DIR]
 #   eng/redis-cluster.sh install
@@ -9,6 +9,15 @@
 # Nodes listen on N..N+5 (cluster bus N+10000..N+10005); files live in DIR (default
 # <repo>/.redis/cluster-N). `start` prints the client configuration string as its only line
 # on stdout, so callers can write `config=$(eng/redis-cluster.sh start)`; progress goes to stderr.
+# --tls: TLS only (no plaintext port, TLS cluster bus and replication) with a certificate for
+# redis.test (no IP SAN) from a private CA generated in DIR/tls (CA: DIR/tls/ca.crt); clients
+# connect to the IPs with sslHost=redis.test. --password: requirepass + masterauth. stop and
+# status reuse what start was given.
+# --announce-ports P1,...,P6 (start): node N+i tells clients it is 127.0.0.1:P(i+1)
+# (cluster-announce-*; the bus port stays N+10000+i), e.g. the ports of a fault proxy that
+# forwards them to N..N+5: clients then reach the nodes only through P1..P6, and the printed
+# configuration string names them. This script keeps using N..N+5. Whatever listens on P1..P6
+# must run before start: the cluster creation reaches the nodes at the addresses they announce.
 # Exit codes: 0 ok, 1 failure, 2 usage, 3 a port is in use (callers may retry on other ports).
 set -euo pipefail
 
@@ -19,25 +28,34 @@ readonly BUS_PORT_OFFSET=10000
 readonly HOST=127.0.0.1
 readonly READY_TIMEOUT_SECONDS=30
 readonly EXIT_PORT_IN_USE=3
+# The name on the --tls server certificate; clients validate against it with sslHost=.
+readonly TLS_HOST=redis.test
 
 base_port=7000
 data_dir=""
 owner_pid=""
+tls=0
+password=""
+security_given=0 # --tls/--password given; otherwise stop/status/watch reuse what start saved
 
 log() { echo "redis-cluster: $*" >&2; }
 die() { log "error: $1"; exit "${2:-1}"; }
 
 usage() {
-  sed -n '2,12p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
+  # The header comment, however long it grows.
+  sed -n '2,/^[^#]/{/^#/p}' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
   exit 2
 }
 
 parse_args() {
   while (($#)); do
     case "$1" in
+      --announce-ports) set_announce_ports "${2:?--announce-ports needs a value}"; shift 2 ;;
       --base-port) base_port="${2:?--base-port needs a value}"; shift 2 ;;
       --dir) data_dir="${2:?--dir needs a value}"; shift 2 ;;
       --owner-pid) owner_pid="${2:?--owner-pid needs a value}"; shift 2 ;;
+      --tls) tls=1; security_given=1; shift ;;
+      --password) password="${2:?--password needs a value}"; security_given=1; shift 2 ;;
       *) log "unknown option: $1"; usage ;;
     esac
   done
@@ -47,6 +65,55 @@ parse_args() {
   # Absolute, because redis-server resolves its file paths against its own working directory,
   # and the process titles (see node_pids) carry this exact path.
   data_dir="$(realpath -m "${data_dir:-$REPO_ROOT/.redis/cluster-$base_port}")"
+  # It goes into a config file line and a comma-separated client configuration string.
+  if [[ -n "$password" && ! "$password" =~ ^[A-Za-z0-9._~+/=:@!%^*-]+$ ]]; then
+    die "--password may only use letters, digits and ._~+/=:@!%^*-" 2
+  fi
+}
+
+# What `start` was given (TLS, password), for stop, status and the owner watch, which talk to
+# the nodes with redis-cli too. The nodes' own config files hold the password already.
+security_file() { echo "$data_dir/security.env"; }
+save_security() {
+  (umask 077 && printf 'tls=%s\npassword=%s\n' "$tls" "$password" >"$(security_file)")
+}
+load_security() {
+  local key value
+  ((security_given)) || [[ ! -f "$(security_file)" ]] && return 0
+  while IFS='=' read -r key value; do
+    case "$key" in
+      tls) tls="$value" ;;
+      password) password="$value" ;;
+    esac
+  done <"$(security_file)"
+}
+
+# --tls: a private CA and a certificate for $TLS_HOST (DNS SAN only, deliberately no IP SAN:
+# a client that validates against the IP it connects to must fail), made once per data
+# directory and reused, so a CA the user trusted stays valid across restarts. Never committed:
+# the data directory is ignored by git (or outside the repository).
+tls_file() { echo "$data_dir/tls/$1"; }
+ensure_certificates() {
+  local dir="$data_dir/tls"
+  [[ -s "$dir/ca.crt" && -s "$dir/server.crt" && -s "$dir/server.key" ]] && return 0
+  command -v openssl >/dev/null || die "--tls needs openssl to make the certificates"
+  log "making a private CA and a certificate for $TLS_HOST in $dir"
+  mkdir -p "$dir"
+  (
+    umask 077
+    cd "$dir"
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 3650 \
+      -keyout ca.key -out ca.crt -subj "/CN=RateLimiting local test CA" \
+      -addext "keyUsage=critical,keyCertSign,cRLSign"
+    openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+      -keyout server.key -out server.csr -subj "/CN=$TLS_HOST"
+    printf '%s\n' "basicConstraints=critical,CA:FALSE" "keyUsage=critical,digitalSignature" \
+      "extendedKeyUsage=serverAuth,clientAuth" "subjectAltName=DNS:$TLS_HOST" >server.ext
+    openssl x509 -req -in server.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 825 \
+      -extfile server.ext -out server.crt
+    rm -f server.csr server.ext ca.srl
+    chmod 644 ca.crt server.crt
+  ) >"$data_dir/tls.log" 2>&1 || { cat "$data_dir/tls.log" >&2; die "openssl could not make the certificates"; }
 }
 
 install_redis() {
@@ -72,6 +139,26 @@ install_redis() {
 ports() { seq "$base_port" $((base_port + NODE_COUNT - 1)); }
 node_file() { echo "$data_dir/node-$1.$2"; } # node_file PORT conf|pid|log
 
+# --announce-ports: the ports clients are told, one per node in port order; none by default.
+announce_ports=()
+set_announce_ports() {
+  local p
+  IFS=, read -r -a announce_ports <<<"$1"
+  ((${#announce_ports[@]} == NODE_COUNT)) || die "--announce-ports needs $NODE_COUNT comma-separated ports: $1" 2
+  for p in "${announce_ports[@]}"; do
+    [[ "$p" =~ ^[0-9]+$ ]] && ((p >= 1 && p <= 65535)) || die "--announce-ports: not a port: $p" 2
+  done
+}
+client_ports() { if ((${#announce_ports[@]})); then printf '%s\n' "${announce_ports[@]}"; else ports; fi; }
+# The client port is announced for plaintext and TLS alike: a node uses the one it serves.
+announce_config() { # announce_config PORT: node PORT's cluster-announce-* settings, if any
+  ((${#announce_ports[@]})) || return 0
+  local announced="${announce_ports[$(($1 - base_port))]}"
+  printf '%s\n' "cluster-announce-ip $HOST" "cluster-announce-port $announced" \
+    "cluster-announce-tls-port $announced" "cluster-announce-bus-port $(($1 + BUS_PORT_OFFSET))"
+}
+announced_ports_listen() { local p; for p in "${announce_ports[@]}"; do port_in_use "$p" || return 1; done; }
+
 # Every node setting lives here, so TLS and passwords are one change (see also redis_cli).
 write_node_config() {
   local port="$1"
@@ -94,16 +181,46 @@ dbfilename dump-$port.rdb
 # The config path in the process title lets anyone find a cluster's nodes by its directory.
 proc-title-template "{title} {listen-addr} {server-mode} {config-file}"
 EOF
+  announce_config "$port" >>"$(node_file "$port" conf)"
+  if ((tls)); then
+    # TLS only: `port 0` (the later line wins) closes the plaintext port; the bus (tls-port
+    # + 10000) and replication use TLS too. Clients need no certificate of their own.
+    cat >>"$(node_file "$port" conf)" <<EOF
+port 0
+tls-port $port
+tls-cert-file $(tls_file server.crt)
+tls-key-file $(tls_file server.key)
+tls-ca-cert-file $(tls_file ca.crt)
+tls-auth-clients no
+tls-cluster yes
+tls-replication yes
+EOF
+  fi
+  if [[ -n "$password" ]]; then
+    # The default user's password; masterauth lets replicas sync from their (failed-over) master.
+    printf 'requirepass %s\nmasterauth %s\n' "$password" "$password" >>"$(node_file "$port" conf)"
+  fi
 }
 
-# Every redis-cli connection option lives here (TLS, password later). The timeout keeps a
-# stopped or frozen node from hanging the script.
-redis_cli() { timeout "${CLI_TIMEOUT:-10}" redis-cli "$@"; }
+# Every redis-cli connection option lives here. The timeout keeps a stopped or frozen node
+# from hanging the script. The password goes through REDISCLI_AUTH (what `--pass` sets, but
+# not visible in `ps`); --sni names the certificate's host, the CA checks its chain.
+redis_cli() {
+  local options=() environment=()
+  ((tls)) && options+=(--tls --cacert "$(tls_file ca.crt)" --sni "$TLS_HOST")
+  [[ -n "$password" ]] && environment+=("REDISCLI_AUTH=$password")
+  env "${environment[@]}" timeout "${CLI_TIMEOUT:-10}" redis-cli "${options[@]}" "$@"
+}
 cli() { local port="$1"; shift; redis_cli -h "$HOST" -p "$port" "$@"; }
 
 config_string() {
   local port endpoints=()
-  for port in $(ports); do endpoints+=("$HOST:$port"); done
+  for port in $(client_ports); do endpoints+=("$HOST:$port"); done
+  # What a user writes for such a cluster: IP endpoints (as the cluster's own MOVED replies and
+  # topology name them), the certificate checked against the host name.
+  ((tls)) && endpoints+=(ssl=true "sslHost=$TLS_HOST")
+  [[ -n "$password" ]] && endpoints+=("password=$password")
+  ((tls)) || [[ -n "$password" ]] && endpoints+=(abortConnect=false)
   (IFS=,; echo "${endpoints[*]}")
 }
 
@@ -237,6 +354,7 @@ cmd_start() {
   if any_node_alive; then
     if wait_until 10 cluster_healthy; then
       log "already running on $HOST:$base_port..$((base_port + NODE_COUNT - 1)) (data: $data_dir)"
+      log_security
       start_owner_watch
       config_string
       return 0
@@ -250,6 +368,11 @@ cmd_start() {
       port_in_use "$p" && die "port $p is in use; pick another --base-port (nothing was started)" "$EXIT_PORT_IN_USE"
     done
   done
+
+  ((tls)) && ensure_certificates
+  save_security
+  ((${#announce_ports[@]} == 0)) || announced_ports_listen \
+    || die "nothing listens on --announce-ports ${announce_ports[*]}: start what serves them (e.g. the proxy) first"
 
   trap abort_start EXIT
   trap 'exit 130' INT TERM
@@ -280,8 +403,14 @@ cmd_start() {
   trap - EXIT INT TERM
 
   log "ready: $NODE_COUNT nodes on $HOST:$base_port..$((base_port + NODE_COUNT - 1)) (data: $data_dir)"
+  log_security
   start_owner_watch
   config_string
+}
+log_security() {
+  ((tls)) || return 0
+  log "TLS only; CA certificate: $(tls_file ca.crt) (trust it, e.g. RateLimiting:Redis:TrustedCaCertificatePath;"
+  log "the server certificate is for $TLS_HOST only, so clients connect to the IPs with sslHost=$TLS_HOST)"
 }
 node_answers() { [[ "$(cli "$1" ping 2>/dev/null)" == PONG ]]; }
 node_answers_or_aborted() { node_answers "$1" || grep -q 'aborting' "$(node_file "$1" log)" 2>/dev/null; }
@@ -333,10 +462,10 @@ main() {
   case "$command" in
     install) (($# == 0)) || usage; install_redis ;;
     start) parse_args "$@"; cmd_start ;;
-    stop) parse_args "$@"; cmd_stop ;;
-    status) parse_args "$@"; cmd_status ;;
+    stop) parse_args "$@"; load_security; cmd_stop ;;
+    status) parse_args "$@"; load_security; cmd_status ;;
     # Internal: the background watcher that `start --owner-pid` launches.
-    watch) parse_args "$@"; [[ -n "$owner_pid" ]] || usage; watch_owner ;;
+    watch) parse_args "$@"; load_security; [[ -n "$owner_pid" ]] || usage; watch_owner ;;
     *) usage ;;
   esac
 }

@@ -12,6 +12,21 @@ public sealed class RedisStoreOptions
     /// <value>No default: required unless <see cref="ConnectionFactory"/> is set.</value>
     public string? Configuration { get; set; }
 
+    /// <summary>
+    /// Gets or sets the path of a PEM file with the certificate(s) of the private certificate
+    /// authority that issued the Redis servers' certificates, for <c>ssl=true</c> clusters whose
+    /// CA the machine does not trust. When set, a server certificate must chain to one of these
+    /// certificates (the system store is not consulted); either way its name must match
+    /// <c>sslHost</c> (or the endpoint's host when <c>sslHost</c> is absent). The file is read again
+    /// on every (re)connect, so a rotated CA applies without a restart.
+    /// </summary>
+    /// <value>
+    /// The default value is <see langword="null"/>: the system's trusted roots decide. When set, the
+    /// file must exist and hold at least one PEM certificate, and <see cref="Configuration"/> must
+    /// say <c>ssl=true</c>.
+    /// </value>
+    public string? TrustedCaCertificatePath { get; set; }
+
     /// <summary>Gets or sets the prefix of every key the store writes.</summary>
     /// <value>The default value is <c>rl</c>. 1 to 64 characters, no braces.</value>
     public string KeyPrefix { get; set; } = "rl";

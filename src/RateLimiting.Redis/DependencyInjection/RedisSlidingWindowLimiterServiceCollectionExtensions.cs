@@ -67,6 +67,7 @@ public static class RedisSlidingWindowLimiterServiceCollectionExtensions
             return store;
         });
         services.TryAddSingleton<IRateLimitStore>(static sp => sp.GetRequiredService<RedisRateLimitStore>());
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<Microsoft.Extensions.Hosting.IHostedService, RedisStoreWarmUp>());
         return builder;
     }
 }

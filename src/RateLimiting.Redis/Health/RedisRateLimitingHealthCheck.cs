@@ -12,7 +12,6 @@ namespace RateLimiting.Redis.Internal;
 internal sealed class RedisRateLimitingHealthCheck : IHealthCheck
 {
     private static readonly TimeSpan ProbeWhenIdleFor = TimeSpan.FromSeconds(5);
-    private static readonly RateLimitRequest Probe = new("health", "probe", 1, TimeSpan.FromSeconds(1), Cost: 0);
 
     private readonly RedisRateLimitStore _store;
     private readonly RedisResilienceOptions _options;
@@ -28,14 +27,8 @@ internal sealed class RedisRateLimitingHealthCheck : IHealthCheck
         var connection = _store.Connection;
         if (connection.SinceLastCall is not { } idle || idle > ProbeWhenIdleFor)
         {
-            try
-            {
-                await _store.DecideAsync(Probe, cancellationToken).ConfigureAwait(false);
-            }
-            catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
-            {
-                // Recorded by the connection; the state below reports it.
-            }
+            // Recorded by the connection; the state below reports it.
+            await _store.ProbeAsync(cancellationToken).ConfigureAwait(false);
         }
 
         return Evaluate(connection);

@@ -23,6 +23,26 @@ internal sealed class RedisOptionsValidator : IValidateOptions<RedisRateLimiting
             {
                 errors.Add($"{Key}:Configuration is not a valid StackExchange.Redis configuration string: {problem}");
             }
+            else if (redis.TrustedCaCertificatePath is not null && !RedisConfiguration.UsesTls(redis.Configuration))
+            {
+                errors.Add($"{Key}:TrustedCaCertificatePath is set but {Key}:Configuration does not say ssl=true, so the CA would never be used.");
+            }
+        }
+        else if (redis.TrustedCaCertificatePath is not null)
+        {
+            errors.Add($"{Key}:TrustedCaCertificatePath applies to {Key}:Configuration; with a ConnectionFactory the factory's multiplexer decides what it trusts.");
+        }
+
+        if (redis.TrustedCaCertificatePath is { } caPath)
+        {
+            if (string.IsNullOrWhiteSpace(caPath))
+            {
+                errors.Add($"{Key}:TrustedCaCertificatePath is empty: remove it to trust the system store, or name a PEM file.");
+            }
+            else if (RedisConfiguration.CheckTrustedCaCertificate(caPath) is { } problem)
+            {
+                errors.Add($"{Key}:TrustedCaCertificatePath: {problem}");
+            }
         }
 
         if (!PolicyNames.IsValid(redis.KeyPrefix))

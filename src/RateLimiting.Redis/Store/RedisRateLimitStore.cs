@@ -16,6 +16,7 @@ public sealed class RedisRateLimitStore : IRateLimitStore, IAsyncDisposable
     private static readonly RedisScript Script = RedisScript.FromResource("RateLimiting.Redis.sliding-window.lua");
 
     private readonly RedisConnection _connection;
+    private readonly RedisConnectionDiagnostics _diagnostics;
     private readonly RedisKeyLayout _keys;
     private readonly NodaTime.IClock? _clock;
 
@@ -30,13 +31,32 @@ public sealed class RedisRateLimitStore : IRateLimitStore, IAsyncDisposable
             throw new ArgumentException($"Set {nameof(RedisStoreOptions.Configuration)} or {nameof(RedisStoreOptions.ConnectionFactory)}.", nameof(options));
         }
 
-        _connection = new RedisConnection(options, (loggerFactory ?? NullLoggerFactory.Instance).CreateLogger<RedisRateLimitStore>());
+        var logger = (loggerFactory ?? NullLoggerFactory.Instance).CreateLogger<RedisRateLimitStore>();
+        _connection = new RedisConnection(options, logger);
+        _diagnostics = new RedisConnectionDiagnostics(options, logger);
         _keys = new RedisKeyLayout(options.KeyPrefix);
         _clock = options.Clock;
     }
 
+    /// <summary>A read-only decision: exercises the connection, the script and one slot, and writes nothing.</summary>
+    private static readonly RateLimitRequest Probe = new("health", "probe", 1, TimeSpan.FromSeconds(1), Cost: 0);
+
     /// <summary>Gets the connection, for health checks, telemetry and tests.</summary>
     internal RedisConnection Connection => _connection;
+
+    /// <summary>Asks Redis a question that changes nothing; the connection records how it went.</summary>
+    internal async Task<bool> ProbeAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            await DecideAsync(Probe, cancellationToken).ConfigureAwait(false);
+            return true;
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+        {
+            return false;
+        }
+    }
 
     /// <inheritdoc />
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
@@ -49,7 +69,20 @@ public sealed class RedisRateLimitStore : IRateLimitStore, IAsyncDisposable
             ? [request.PermitLimit, windowMicroseconds, request.Cost]
             : [request.PermitLimit, windowMicroseconds, request.Cost, _clock.GetCurrentInstant().ToUnixTimeTicks() / TimeSpan.TicksPerMicrosecond];
 
-        var reply = await _connection.EvaluateAsync(Script, [entries, totals], args, cancellationToken).ConfigureAwait(false);
+        long[] reply;
+        try
+        {
+            reply = await _connection.EvaluateAsync(Script, [entries, totals], args, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
+        {
+            // A set-up mistake (password, certificate, TLS) gets a log event naming it; the caller
+            // still sees the failure and answers with the policy's failure mode.
+            _diagnostics.OnFailure(ex, _connection.Current?.Multiplexer);
+            throw;
+        }
+
+        _diagnostics.OnSuccess(_connection.Current?.Multiplexer);
         return new RateLimitDecision(
             reason: (RateLimitRejectReason)reply[0],
             limit: request.PermitLimit,

@@ -64,7 +64,7 @@ public sealed class ObservabilityTests
         var settings = TestApp.Policy("p", 10, "Header:X-Api-Key");
         settings["RateLimiting:Redis:Configuration"] = $"127.0.0.1:{UnusedPort()},password={Password},connectTimeout=200";
         settings["RateLimiting:Redis:OperationTimeout"] = "00:00:00.200";
-        settings["RateLimiting:Redis:Resilience:UnhealthyAfter"] = "00:00:01";
+        settings["RateLimiting:Redis:Resilience:UnhealthyAfter"] = "00:00:05";
         await using var app = await TestApp.StartAsync(_cluster, settings, Map("p"), services =>
         {
             services.AddHealthChecks().AddRedisSlidingWindowLimiter();

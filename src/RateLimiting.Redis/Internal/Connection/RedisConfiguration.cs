@@ -1,3 +1,5 @@
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
 using StackExchange.Redis;
 
 namespace RateLimiting.Redis.Internal.Connection;
@@ -5,6 +7,18 @@ namespace RateLimiting.Redis.Internal.Connection;
 /// <summary>Turns <see cref="RedisStoreOptions"/> into the client's configuration; the one place for connection settings (TLS, credentials).</summary>
 internal static class RedisConfiguration
 {
+    /// <summary>
+    /// The configuration string as the user wrote it (<c>ssl=true,sslHost=…,password=…</c>), plus:
+    /// never abort on a failed connect, and, with <c>ssl=true</c>, our certificate validation
+    /// (<see cref="RedisCertificateValidator"/>), so that a rejected certificate says why.
+    /// </summary>
+    /// <remarks>
+    /// TLS protocol versions: StackExchange.Redis 1.2.6 on .NET (its netstandard1.5 build) always
+    /// lets the operating system choose (<c>SslStream.AuthenticateAsClient(host)</c>): TLS 1.3 or
+    /// 1.2 with OpenSSL 3, whatever the server's <c>tls-protocols</c> allows of those. That build
+    /// rejects the <c>sslProtocols=</c> keyword and ignores <see cref="ConfigurationOptions.SslProtocols"/>,
+    /// so we set neither. Every (re)connect builds a new configuration, which reads the CA file again.
+    /// </remarks>
     public static ConfigurationOptions Create(RedisStoreOptions options)
     {
         var configuration = ConfigurationOptions.Parse(options.Configuration!);
@@ -12,7 +26,27 @@ internal static class RedisConfiguration
         // Keep retrying in the background instead of failing start-up: the policy's failure mode
         // answers until Redis is reachable.
         configuration.AbortOnConnectFail = false;
+        if (configuration.Ssl)
+        {
+            var trustedCas = options.TrustedCaCertificatePath is { Length: > 0 } path ? LoadTrustedCas(path) : null;
+            var validator = new RedisCertificateValidator(trustedCas, sslHostConfigured: !string.IsNullOrWhiteSpace(configuration.SslHost));
+            configuration.CertificateValidation += validator.Validate;
+        }
+
         return configuration;
+    }
+
+    /// <summary>The CA file was checked at start-up; one that went missing since fails this connect attempt, saying so.</summary>
+    private static X509Certificate2Collection LoadTrustedCas(string path)
+    {
+        try
+        {
+            return RedisCertificateValidator.LoadTrustedCas(path);
+        }
+        catch (Exception ex) when (ex is CryptographicException or IOException or UnauthorizedAccessException)
+        {
+            throw new InvalidOperationException($"RateLimiting:Redis:TrustedCaCertificatePath: '{path}' is not a readable PEM certificate file any more: {ex.Message}", ex);
+        }
     }
 
     /// <summary>Null when <paramref name="configuration"/> parses; else what is wrong, without echoing it.</summary>
@@ -27,6 +61,28 @@ internal static class RedisConfiguration
         {
             // StackExchange.Redis names the offending keyword, never its value.
             return ex.Message;
+        }
+    }
+
+    /// <summary>Whether a configuration string (one that <see cref="Check"/> accepts) says <c>ssl=true</c>.</summary>
+    public static bool UsesTls(string configuration) => ConfigurationOptions.Parse(configuration).Ssl;
+
+    /// <summary>Null when <paramref name="path"/> is a readable PEM file with at least one certificate; else what is wrong.</summary>
+    public static string? CheckTrustedCaCertificate(string path)
+    {
+        if (!File.Exists(path))
+        {
+            return $"there is no file '{path}'.";
+        }
+
+        try
+        {
+            RedisCertificateValidator.LoadTrustedCas(path);
+            return null;
+        }
+        catch (Exception ex) when (ex is CryptographicException or IOException or UnauthorizedAccessException)
+        {
+            return $"'{path}' is not a readable PEM certificate file: {ex.Message}";
         }
     }
 }

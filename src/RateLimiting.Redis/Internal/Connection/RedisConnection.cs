@@ -16,6 +16,7 @@ namespace RateLimiting.Redis.Internal.Connection;
 internal sealed partial class RedisConnection : IAsyncDisposable
 {
     private static readonly TimeSpan RetryDelay = TimeSpan.FromMilliseconds(5);
+    private static readonly TimeSpan SettleRetryDelay = TimeSpan.FromMilliseconds(50);
 
     private readonly RedisStoreOptions _options;
     private readonly ILogger _logger;
@@ -237,6 +238,7 @@ internal sealed partial class RedisConnection : IAsyncDisposable
         try
         {
             var fresh = await ConnectAsync().ConfigureAwait(false);
+            await SettleAsync(fresh.Multiplexer).ConfigureAwait(false);
             Task closing;
             bool swapped;
             lock (_gate)
@@ -292,6 +294,53 @@ internal sealed partial class RedisConnection : IAsyncDisposable
             }
 
             return _current;
+        }
+    }
+
+    /// <summary>
+    /// Lets a fresh multiplexer learn which nodes answer before it is swapped in. When a node accepts
+    /// connections but never answers (a black hole), StackExchange.Redis 1.2.6 spends its whole connect
+    /// timeout waiting for it, then checks the nodes it discovered with no time left and marks every
+    /// one "did not respond" until its next heartbeat, about a second later. Swapped in at once, such a
+    /// multiplexer sends the healthy masters' slots to replicas (READONLY) or nowhere ("No connection
+    /// is available"). One reconfiguration that waits for the nodes' replies clears that; the current
+    /// multiplexer keeps serving meanwhile, and past the deadline the fresh one is swapped in as it is.
+    /// </summary>
+    private async Task SettleAsync(ConnectionMultiplexer multiplexer)
+    {
+        var started = _time.GetTimestamp();
+        var deadline = SettleDeadline(multiplexer);
+        try
+        {
+            while (true)
+            {
+                var left = deadline - _time.GetElapsedTime(started);
+
+                // False: another reconfiguration (e.g. after a failed connect) is under way; ours runs after it.
+                if (left <= TimeSpan.Zero || await multiplexer.ConfigureAsync().WaitAsync(left, _time).ConfigureAwait(false))
+                {
+                    return;
+                }
+
+                await Task.Delay(SettleRetryDelay, _time).ConfigureAwait(false);
+            }
+        }
+        catch (Exception ex) when (ex is TimeoutException or RedisException)
+        {
+            // Out of time, or the reconfiguration failed: swap it in as it is.
+        }
+    }
+
+    // Two connect timeouts: ConfigureAsync waits one for the nodes' replies, and may first wait for a reconfiguration under way.
+    private static TimeSpan SettleDeadline(ConnectionMultiplexer multiplexer)
+    {
+        try
+        {
+            return TimeSpan.FromMilliseconds(2 * ConfigurationOptions.Parse(multiplexer.Configuration).ConnectTimeout);
+        }
+        catch (ArgumentException)
+        {
+            return TimeSpan.FromSeconds(10); // twice the client's default connect timeout
         }
     }
 

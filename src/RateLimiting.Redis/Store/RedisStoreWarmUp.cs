@@ -1,0 +1,28 @@
+using Microsoft.Extensions.Hosting;
+
+namespace RateLimiting.Redis.Internal;
+
+/// <summary>
+/// Starts connecting when the application starts, so that the first requests find a connected
+/// multiplexer (a TLS cluster's handshakes take longer than a decision's deadline). Never delays
+/// start-up: an application starts while Redis is down, its failure modes answering meanwhile.
+/// </summary>
+internal sealed class RedisStoreWarmUp : IHostedService
+{
+    private readonly RedisRateLimitStore _store;
+    private readonly CancellationTokenSource _stopping = new();
+
+    public RedisStoreWarmUp(RedisRateLimitStore store) => _store = store;
+
+    public Task StartAsync(CancellationToken cancellationToken)
+    {
+        _ = _store.ProbeAsync(_stopping.Token);
+        return Task.CompletedTask;
+    }
+
+    public async Task StopAsync(CancellationToken cancellationToken)
+    {
+        await _stopping.CancelAsync().ConfigureAwait(false);
+        _stopping.Dispose();
+    }
+}

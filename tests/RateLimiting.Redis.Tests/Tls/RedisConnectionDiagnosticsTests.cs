@@ -1,0 +1,114 @@
+using System.Net.Sockets;
+using System.Reflection;
+using System.Security.Authentication;
+using RateLimiting.Redis.Internal.Connection;
+using RateLimiting.Redis.Tests.Infrastructure;
+using StackExchange.Redis;
+
+namespace RateLimiting.Redis.Tests.Tls;
+
+/// <summary>Which failures are set-up mistakes, and that each is logged once, not once per request.</summary>
+public sealed class RedisConnectionDiagnosticsTests
+{
+    [Fact]
+    public void Diagnose_ConnectionRefused_NotASetUpProblem()
+    {
+        var refused = NoConnection(Failure(ConnectionFailureType.SocketFailure, "SocketFailure on 127.0.0.1:1/Interactive"));
+
+        Assert.Null(RedisConnectionDiagnostics.Diagnose(refused, failureType: null, ssl: false, hasPassword: false, everConnected: false));
+    }
+
+    [Fact]
+    public void Diagnose_ResetDuringTheFirstHandshakeWithoutSsl_TlsRequired()
+    {
+        var diagnosis = RedisConnectionDiagnostics.Diagnose(Reset(), failureType: null, ssl: false, hasPassword: true, everConnected: false);
+
+        Assert.Equal([RedisSetupProblem.TlsRequired], diagnosis?.Problems);
+    }
+
+    [Theory]
+    [InlineData(true, false)]
+    [InlineData(false, true)]
+    public void Diagnose_ResetWithSslOrAfterItWorked_NotASetUpProblem(bool ssl, bool everConnected)
+    {
+        Assert.Null(RedisConnectionDiagnostics.Diagnose(Reset(), failureType: null, ssl, hasPassword: true, everConnected));
+    }
+
+    [Theory]
+    [InlineData(true, nameof(RedisSetupProblem.PasswordRejected))]
+    [InlineData(false, nameof(RedisSetupProblem.PasswordMissing))]
+    public void Diagnose_AuthenticationFailureFromRedis_PasswordProblem(bool hasPassword, string expected)
+    {
+        var failure = NoConnection(Failure(ConnectionFailureType.AuthenticationFailure, "AuthenticationFailure on 127.0.0.1:1/Interactive", new InvalidOperationException("Error: NOAUTH Authentication required.")));
+
+        var diagnosis = RedisConnectionDiagnostics.Diagnose(failure, failureType: null, ssl: true, hasPassword, everConnected: false);
+
+        Assert.Equal([Enum.Parse<RedisSetupProblem>(expected)], diagnosis?.Problems);
+    }
+
+    [Fact]
+    public void Diagnose_AuthenticationFailureFromTheTlsHandshake_TlsHandshakeFailedWithItsReason()
+    {
+        var failure = Failure(ConnectionFailureType.AuthenticationFailure, "AuthenticationFailure on 127.0.0.1:1/Interactive", new AuthenticationException("protocol version not supported"));
+
+        var diagnosis = RedisConnectionDiagnostics.Diagnose(failure, ConnectionFailureType.AuthenticationFailure, ssl: true, hasPassword: true, everConnected: false);
+
+        Assert.Equal([RedisSetupProblem.TlsHandshakeFailed], diagnosis?.Problems);
+        Assert.Equal("protocol version not supported", diagnosis?.Reason);
+    }
+
+    [Fact]
+    public void Diagnose_CertificateRejectedDeepInside_BothProblemsNamed()
+    {
+        var rejected = new RedisCertificateRejectedException(RedisCertificateProblems.Untrusted | RedisCertificateProblems.NameMismatch, "wrong.test", sslHostConfigured: true, caConfigured: false, "UntrustedRoot", ["redis.test"]);
+        var failure = NoConnection(Failure(ConnectionFailureType.AuthenticationFailure, "AuthenticationFailure on 127.0.0.1:1/Interactive", rejected));
+
+        var diagnosis = RedisConnectionDiagnostics.Diagnose(failure, failureType: null, ssl: true, hasPassword: true, everConnected: false);
+
+        Assert.Equal([RedisSetupProblem.CertificateUntrusted, RedisSetupProblem.CertificateNameMismatch], diagnosis?.Problems);
+        Assert.Same(rejected, diagnosis?.Certificate);
+    }
+
+    [Fact]
+    public void OnFailure_SameProblemAgain_LoggedOnceUntilResolvedOrAMinutePassed()
+    {
+        // Arrange
+        var logs = new CapturingLoggerProvider();
+        var time = new ManualTimeProvider();
+        var diagnostics = new RedisConnectionDiagnostics(new RedisStoreOptions { Configuration = "127.0.0.1:1,password=secret" }, logs.CreateLogger("test"), time);
+        var failure = NoConnection(Failure(ConnectionFailureType.AuthenticationFailure, "AuthenticationFailure on 127.0.0.1:1/Interactive"));
+
+        // Act
+        diagnostics.OnFailure(failure, multiplexer: null);
+        diagnostics.OnFailure(failure, multiplexer: null);
+        time.Advance(TimeSpan.FromSeconds(61));
+        diagnostics.OnFailure(failure, multiplexer: null);
+        diagnostics.OnSuccess(multiplexer: null);
+        diagnostics.OnSuccess(multiplexer: null);
+        diagnostics.OnFailure(failure, multiplexer: null);
+
+        // Assert
+        Assert.Equal(
+            ["RedisPasswordRejected", "RedisPasswordRejected", "RedisSetupProblemResolved", "RedisPasswordRejected"],
+            logs.Entries.Select(entry => entry.EventId.Name));
+        Assert.DoesNotContain(logs.Entries, entry => entry.Text.Contains("secret", StringComparison.Ordinal));
+    }
+
+    // Its constructors are internal in 1.2.6 (public in 2.x): made the way the client makes them.
+    private static RedisConnectionException Failure(ConnectionFailureType type, string message, Exception? inner = null)
+        => (RedisConnectionException)Activator.CreateInstance(
+            typeof(RedisConnectionException),
+            BindingFlags.Instance | BindingFlags.Public | BindingFlags.NonPublic,
+            binder: null,
+            inner is null ? [type, message] : [type, message, inner],
+            culture: null)!;
+
+    private static RedisConnectionException NoConnection(RedisConnectionException endpointFailure)
+        => Failure(ConnectionFailureType.UnableToResolvePhysicalConnection, "No connection is available to service this operation: EVAL", new AggregateException(endpointFailure));
+
+    private static RedisConnectionException Reset()
+        => NoConnection(Failure(
+            ConnectionFailureType.SocketFailure,
+            "SocketFailure on 127.0.0.1:1/Interactive",
+            new AggregateException(new IOException("Unable to read data from the transport connection", new SocketException((int)SocketError.ConnectionReset)))));
+}
