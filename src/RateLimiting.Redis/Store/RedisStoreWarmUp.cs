@@ -20,9 +20,6 @@ internal sealed class RedisStoreWarmUp : IHostedService
         return Task.CompletedTask;
     }
 
-    public async Task StopAsync(CancellationToken cancellationToken)
-    {
-        await _stopping.CancelAsync().ConfigureAwait(false);
-        _stopping.Dispose();
-    }
+    // Hosts may stop a service twice; a CancellationTokenSource without a timer needs no disposing.
+    public Task StopAsync(CancellationToken cancellationToken) => _stopping.CancelAsync();
 }

@@ -9,6 +9,7 @@ internal sealed class CompiledPolicy
         Options = options;
         Primary = primary;
         Fallback = fallback;
+        PolicyHeaderValue = RateLimitResponse.PolicyHeaderValue(name, options);
     }
 
     public string Name { get; }
@@ -18,6 +19,8 @@ internal sealed class CompiledPolicy
     public PartitionSource Primary { get; }
 
     public PartitionSource? Fallback { get; }
+
+    public string PolicyHeaderValue { get; }
 
     /// <summary>Compiles one policy, adding every problem to <paramref name="errors"/> under its configuration key.</summary>
     public static CompiledPolicy? TryCompile(string name, SlidingWindowPolicyOptions? options, string keyPrefix, List<string> errors)

@@ -48,7 +48,7 @@ internal sealed class SlidingWindowRateLimiterPolicy : IRateLimiterPolicy<Policy
     {
         if (_httpContextAccessor.HttpContext is { } context)
         {
-            RateLimitResponse.WriteHeaders(context.Response, lease, Current.Options);
+            RateLimitResponse.WriteHeaders(context.Response, lease, Current);
         }
     }
 }

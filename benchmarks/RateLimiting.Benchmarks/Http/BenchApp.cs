@@ -1,0 +1,136 @@
+using System.Net;
+using System.Threading.RateLimiting;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features;
+using Microsoft.AspNetCore.RateLimiting;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+
+namespace RateLimiting.Benchmarks.Http;
+
+/// <summary>
+/// The application wrk loads: Kestrel on a free loopback port, logging off, one GET endpoint
+/// answering "hello" five times over: without a limiter, with ASP.NET Core's in-memory sliding
+/// window (never rejecting, and exhausted), with our policy that never rejects, and with our
+/// policy on an exhausted partition.
+/// </summary>
+internal sealed class BenchApp : IAsyncDisposable
+{
+    public const string NoLimiterPath = "/none";
+    public const string AspNetCorePath = "/aspnetcore";
+    public const string OursPath = "/ours";
+    public const string ExhaustedPath = "/exhausted";
+    public const string AspNetCoreExhaustedPath = "/aspnetcore-exhausted";
+
+    private const string AspNetCorePolicy = "aspnetcore-sliding";
+    private const string OursPolicy = "ours";
+    private const string ExhaustedPolicy = "exhausted";
+    private const string AspNetCoreExhaustedPolicy = "aspnetcore-exhausted";
+    private const int NeverReached = 1_000_000_000;
+
+    private readonly WebApplication _app;
+
+    private readonly Dictionary<string, StatusCounter> _statuses;
+
+    private BenchApp(WebApplication app, Uri baseAddress, Dictionary<string, StatusCounter> statuses)
+    {
+        _app = app;
+        BaseAddress = baseAddress;
+        _statuses = statuses;
+    }
+
+    public Uri BaseAddress { get; }
+
+    /// <summary>Gets the responses of one endpoint so far, by status.</summary>
+    public StatusCounts Statuses(string path) => _statuses[path].Snapshot();
+
+    /// <param name="redisConfiguration">The cluster.</param>
+    /// <param name="keyPrefix">Keeps this application's windows apart from another's.</param>
+    /// <param name="overLimitCache">The value of <c>RateLimiting:OverLimitCache</c>.</param>
+    /// <param name="connectionFactory">Creates the store's multiplexer instead of <paramref name="redisConfiguration"/>, for diagnostics.</param>
+    public static async Task<BenchApp> StartAsync(
+        string redisConfiguration,
+        string keyPrefix,
+        bool overLimitCache,
+        Func<CancellationToken, Task<StackExchange.Redis.ConnectionMultiplexer>>? connectionFactory = null)
+    {
+        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { EnvironmentName = "Production" });
+        builder.Logging.ClearProviders();
+        builder.WebHost.UseKestrel(kestrel => kestrel.Listen(IPAddress.Loopback, 0));
+        builder.Services.AddRedisSlidingWindowLimiter(options =>
+        {
+            options.Redis.Configuration = redisConfiguration;
+            options.Redis.ConnectionFactory = connectionFactory;
+            options.Redis.KeyPrefix = keyPrefix;
+            options.Redis.OperationTimeout = TimeSpan.FromSeconds(5);
+            options.OverLimitCache = overLimitCache;
+
+            // FailClosed: a store failure answers 503, which the status check reports, instead of
+            // admitting without Redis (FailOpen) and flattering the figure.
+            options.Policies[OursPolicy] = new SlidingWindowPolicyOptions
+            {
+                PermitLimit = NeverReached,
+                Window = TimeSpan.FromHours(1),
+                PartitionBy = "Header:X-Api-Key",
+                FailureMode = FailureMode.FailClosed,
+            };
+            options.Policies[ExhaustedPolicy] = new SlidingWindowPolicyOptions
+            {
+                PermitLimit = 1,
+                Window = TimeSpan.FromHours(1),
+                PartitionBy = "Global",
+                FailureMode = FailureMode.FailClosed,
+            };
+        });
+        builder.Services.AddRateLimiter(options =>
+        {
+            options.RejectionStatusCode = StatusCodes.Status429TooManyRequests;
+            options.AddSlidingWindowLimiter(AspNetCorePolicy, window => Configure(window, NeverReached));
+            options.AddSlidingWindowLimiter(AspNetCoreExhaustedPolicy, window => Configure(window, 1));
+        });
+
+        var app = builder.Build();
+        // Per endpoint, so that requests of one run still completing when the next run starts
+        // are not counted against the next one's endpoint.
+        var statuses = new[] { NoLimiterPath, AspNetCorePath, OursPath, ExhaustedPath, AspNetCoreExhaustedPath }.ToDictionary(path => path, _ => new StatusCounter());
+        app.Use(async (context, next) =>
+        {
+            await next(context);
+            if (context.Request.Path.Value is { } path && statuses.TryGetValue(path, out var counter))
+            {
+                counter.Count(context.RequestAborted.IsCancellationRequested ? StatusCounter.Aborted : context.Response.StatusCode);
+            }
+        });
+        app.UseRouting();
+        app.UseRateLimiter();
+        app.MapGet(NoLimiterPath, Hello);
+        app.MapGet(AspNetCorePath, Hello).RequireRateLimiting(AspNetCorePolicy);
+        app.MapGet(OursPath, Hello).RequireRateLimiting(OursPolicy);
+        app.MapGet(ExhaustedPath, Hello).RequireRateLimiting(ExhaustedPolicy);
+        app.MapGet(AspNetCoreExhaustedPath, Hello).RequireRateLimiting(AspNetCoreExhaustedPolicy);
+        await app.StartAsync();
+
+        var address = app.Services.GetRequiredService<IServer>().Features.GetRequiredFeature<IServerAddressesFeature>().Addresses.First();
+        return new BenchApp(app, new Uri(address), statuses);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _app.StopAsync();
+        await _app.DisposeAsync();
+    }
+
+    private static string Hello() => "hello";
+
+    private static void Configure(SlidingWindowRateLimiterOptions window, int permitLimit)
+    {
+        window.PermitLimit = permitLimit;
+        window.Window = TimeSpan.FromHours(1);
+        window.SegmentsPerWindow = 60;
+        window.QueueLimit = 0;
+    }
+}

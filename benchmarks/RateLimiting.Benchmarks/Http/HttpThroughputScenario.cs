@@ -1,0 +1,122 @@
+using System.Diagnostics;
+using System.Globalization;
+using RateLimiting.Benchmarks.Infrastructure;
+using RateLimiting.Benchmarks.Suite;
+
+namespace RateLimiting.Benchmarks.Http;
+
+/// <summary>
+/// (b) and (c): requests per second with wrk on 127.0.0.1 against <see cref="BenchApp"/>: no
+/// limiter, ASP.NET Core's in-memory sliding window, ours never rejecting (10,000 clients by
+/// X-Api-Key, spread over all masters), and ours on an exhausted partition (every request a 429)
+/// with and without the over-limit cache. Every variant is warmed up, then measured in rounds of
+/// alternating order; the best round counts. wrk, Kestrel and Redis share the same cores.
+/// </summary>
+internal static class HttpThroughputScenario
+{
+    private static readonly TimeSpan SettleTime = TimeSpan.FromMilliseconds(500);
+
+    public static async Task RunAsync(string redisConfiguration, BenchCluster cluster, SuiteOptions options, ResultTable table)
+    {
+        cluster.FlushAll();
+        await using var cached = await BenchApp.StartAsync(redisConfiguration, "rl-cache", overLimitCache: true);
+        await using var uncached = await BenchApp.StartAsync(redisConfiguration, "rl-nocache", overLimitCache: false);
+        await using var unordered = await BenchApp.StartAsync(redisConfiguration, "rl-unordered", overLimitCache: true, UnorderedConnection.Factory(redisConfiguration));
+        var script = Path.Combine(Path.GetTempPath(), $"rl-bench-{Environment.ProcessId}.lua");
+        await File.WriteAllTextAsync(script, WrkTool.ClientKeysScript);
+        try
+        {
+            var none = new HttpVariant("b", "HTTP: no limiter", cached, BenchApp.NoLimiterPath, 200);
+            var aspNetCore = new HttpVariant("b", "HTTP: ASP.NET Core in-memory sliding window", cached, BenchApp.AspNetCorePath, 200);
+            var ours = new HttpVariant("b", "HTTP: ours, never rejects (Header:X-Api-Key)", cached, BenchApp.OursPath, 200);
+            var withCache = new HttpVariant("c", "HTTP: ours, exhausted partition, over-limit cache on", cached, BenchApp.ExhaustedPath, 429);
+            var withoutCache = new HttpVariant("c", "HTTP: ours, exhausted partition, over-limit cache off", uncached, BenchApp.ExhaustedPath, 429);
+            var oursUnordered = new HttpVariant("b", "HTTP: ours, multiplexer with PreserveAsyncOrder=false", unordered, BenchApp.OursPath, 200);
+            var aspNetCoreExhausted = new HttpVariant("c", "HTTP: ASP.NET Core in-memory sliding window, exhausted", cached, BenchApp.AspNetCoreExhaustedPath, 429);
+            HttpVariant[] variants = [none, aspNetCore, ours, withCache, withoutCache, aspNetCoreExhausted, oursUnordered];
+
+            // JIT, connections, limiters per partition, the exhausting first request.
+            foreach (var variant in variants)
+            {
+                await RunAsync(cluster, variant, script, options, options.HttpWarmup, record: false);
+            }
+
+            for (var round = 0; round < options.HttpRounds; round++)
+            {
+                foreach (var variant in round % 2 == 0 ? variants : variants.Reverse())
+                {
+                    await RunAsync(cluster, variant, script, options, options.HttpDuration, record: true);
+                }
+            }
+
+            var how = string.Create(CultureInfo.InvariantCulture,
+                $"wrk -t{options.WrkThreads} -c{options.WrkConnections}, best of {options.HttpRounds} x {options.HttpDuration.TotalSeconds:0} s");
+            Report(table, none, how);
+            Report(table, aspNetCore, string.Empty);
+            Report(table, ours, string.Empty);
+            Report(table, oursUnordered, "diagnostic: the same with RedisStoreOptions.ConnectionFactory");
+            table.AddRatio("b", "ASP.NET Core in-memory / no limiter", Rate(aspNetCore), Rate(none));
+            table.AddRatio("b", "ours / no limiter", Rate(ours), Rate(none), 0.7, "every request a Redis round trip");
+            table.AddRatio("b", "ours with PreserveAsyncOrder=false / no limiter", Rate(oursUnordered), Rate(none), note: "diagnostic");
+            Report(table, withCache, "every response a 429 (problem+json)");
+            Report(table, withoutCache, string.Empty);
+            Report(table, aspNetCoreExhausted, "reference: a 429 with an empty body, no headers");
+            table.AddRatio("c", "exhausted, cache on / no limiter", Rate(withCache), Rate(none), 0.95, "no Redis call while the cache knows the partition is over");
+            table.AddRatio("c", "exhausted, cache off / no limiter", Rate(withoutCache), Rate(none), note: "a Redis call per rejection");
+            table.AddRatio("c", "ASP.NET Core exhausted / no limiter", Rate(aspNetCoreExhausted), Rate(none), note: "what any 429 costs here");
+        }
+        finally
+        {
+            File.Delete(script);
+            cluster.FlushAll();
+        }
+    }
+
+    private static double Rate(HttpVariant variant) => variant.Best?.Wrk.RequestsPerSecond ?? 0;
+
+    private static async Task RunAsync(BenchCluster cluster, HttpVariant variant, string script, SuiteOptions options, TimeSpan duration, bool record)
+    {
+        var before = variant.App.Statuses(variant.Path);
+        var serverCpu = Process.GetCurrentProcess().TotalProcessorTime;
+        var redisCpu = cluster.CpuSeconds();
+        var wrkCpu = ChildProcessCpu.Read();
+        var started = Stopwatch.GetTimestamp();
+        var result = await WrkTool.RunAsync(variant.Url, script, options.WrkThreads, options.WrkConnections, duration);
+        var run = new HttpRun(
+            result,
+            Stopwatch.GetElapsedTime(started),
+            Process.GetCurrentProcess().TotalProcessorTime - serverCpu,
+            TimeSpan.FromSeconds(cluster.CpuSeconds() - redisCpu),
+            ChildProcessCpu.Read() - wrkCpu);
+
+        // Requests wrk abandoned at its deadline still complete in the server; let them, so that
+        // the next run starts on a quiet server.
+        await Task.Delay(SettleTime);
+        var counted = variant.App.Statuses(variant.Path) - before;
+        if (!record)
+        {
+            return;
+        }
+
+        variant.Runs.Add(run);
+        variant.Responses += counted;
+        variant.SocketErrors += result.SocketErrors;
+    }
+
+    private static void Report(ResultTable table, HttpVariant variant, string how)
+    {
+        var best = variant.Best;
+        var responses = variant.Responses;
+        var aborted = responses.Aborted > 0 ? $" ({responses.Aborted} aborted by wrk at its deadline)" : string.Empty;
+        var check = responses.Unexpected(variant.ExpectedStatus) == 0 && variant.SocketErrors == 0
+            ? $"all {responses.Total:N0} responses {variant.ExpectedStatus}{aborted}"
+            : $"WARNING: responses 200: {responses.Ok:N0}, 429: {responses.TooManyRequests:N0}, other: {responses.Other:N0} (last {responses.LastOther}){aborted}; wrk socket errors: {variant.SocketErrors:N0}";
+        var runs = string.Join(" / ", variant.Runs.Select(r => r.Wrk.RequestsPerSecond.ToString("N0", CultureInfo.InvariantCulture)));
+        var detail = best is null
+            ? string.Empty
+            : string.Create(CultureInfo.InvariantCulture,
+                $"p50 {best.Wrk.P50.TotalMilliseconds:0.00} ms, p99 {best.Wrk.P99.TotalMilliseconds:0.00} ms; CPU µs/request: server {best.PerRequest(best.ServerCpu):0}, Redis {best.PerRequest(best.RedisCpu):0}, wrk {(best.WrkCpu is { } w ? best.PerRequest(w).ToString("0", CultureInfo.InvariantCulture) : "?")}; {best.CoresBusy:0.00} cores busy");
+        var note = string.Join("; ", new[] { how, $"rounds {runs}", detail, check }.Where(s => s.Length > 0));
+        table.Add(variant.Id, variant.Name, best?.Wrk.RequestsPerSecond ?? 0, "requests/s", note);
+    }
+}

@@ -1,0 +1,22 @@
+using System.Diagnostics;
+using BenchmarkDotNet.Attributes;
+using RateLimiting.Internal;
+
+namespace RateLimiting.Benchmarks.Micro;
+
+/// <summary>The over-limit cache's answer for an abusive partition: what every request of an exhausted client costs.</summary>
+/// <remarks>Public and unsealed: BenchmarkDotNet requires both.</remarks>
+public class OverLimitCacheBenchmarks
+{
+    private const string Partition = "HEADER:X-API-KEY=abuser";
+    private static readonly TimeSpan Window = TimeSpan.FromHours(1);
+
+    private readonly OverLimitCache _cache = new();
+
+    [GlobalSetup]
+    public void Setup()
+        => _cache.Remember(Partition, 1, Stopwatch.GetTimestamp(), Window, new RateLimitDecision(RateLimitRejectReason.QuotaExceeded, 100, 0, Window, Window));
+
+    [Benchmark]
+    public bool TryReject() => _cache.TryReject(Partition, 1, 100, Window, out _);
+}

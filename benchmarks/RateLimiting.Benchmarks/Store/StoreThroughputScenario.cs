@@ -1,0 +1,142 @@
+using System.Globalization;
+using RateLimiting.Benchmarks.Infrastructure;
+using RateLimiting.Benchmarks.Suite;
+using RateLimiting.Redis;
+using StackExchange.Redis;
+
+namespace RateLimiting.Benchmarks.Store;
+
+/// <summary>
+/// (a) Decisions per second through one store (one multiplexer, which pipelines every caller's
+/// command on one connection per master), against redis-benchmark running EVALSHA of the same
+/// script with the same arguments. Concurrency level L means L commands in flight: L async callers
+/// on our side; L/6 pipelined commands on one connection per key, or L/6 connections per key
+/// without pipelining, on redis-benchmark's. Every run starts from an empty cluster and makes the
+/// same number of decisions, so the windows hold as many entries on both sides. Rounds alternate
+/// the order of the series; each keeps its best run per level, and the best level counts.
+/// </summary>
+internal static class StoreThroughputScenario
+{
+    private const int WarmupDecisions = 3_000;
+
+    /// <returns>The best rate of our store over many partitions (decisions/s), for (e).</returns>
+    public static async Task<double> RunAsync(StoreWorkload workload, SuiteOptions options, ResultTable table)
+    {
+        var cluster = workload.Cluster;
+        var deadline = options.StoreRunDeadline;
+        var many = workload.ManyPartitions;
+        var fixedKeys = workload.FixedPartitions;
+        var targets = fixedKeys.Count;
+
+        await using var store = workload.CreateStore();
+        await using var unorderedStore = workload.CreateStore(UnorderedConnection.Factory(workload.RedisConfiguration));
+        using var bare = await ConnectionMultiplexer.ConnectAsync(workload.RedisConfiguration);
+        var database = bare.GetDatabase();
+        var sha = Convert.FromHexString(workload.Sha);
+        var bareKeys = many.Select(t => new RedisKey[] { t.EntriesKey, t.TotalsKey }).ToArray();
+        var bareArguments = workload.ScriptArguments.Select(a => (RedisValue)a).ToArray();
+
+        Func<long, ValueTask> Decisions(RedisRateLimitStore s, IReadOnlyList<ScriptTarget> partitions)
+            => i => StoreWorkload.AdmitAsync(s, partitions[(int)(i % partitions.Count)].Partition);
+
+        var series = new ThroughputSeries[]
+        {
+            new(
+                $"ours: RedisRateLimitStore.DecideAsync, {many.Count:N0} partitions",
+                "L async callers, one store",
+                isOurs: true,
+                isBaseline: false,
+                (level, total) => ClosedLoopDriver.RunAsync(cluster, level, total, deadline, Decisions(store, many))),
+            new(
+                $"redis-benchmark EVALSHA, {targets} keys, pipelined",
+                $"{targets} processes x 1 connection x -P L/{targets}",
+                isOurs: false,
+                isBaseline: true,
+                (level, total) => RedisBenchmarkTool.RunAsync(cluster, fixedKeys, 1, level / targets, total, workload.Sha, workload.ScriptArguments, deadline)),
+            new(
+                $"redis-benchmark EVALSHA, {targets} keys, connections",
+                $"{targets} processes x L/{targets} connections x -P 1",
+                isOurs: false,
+                isBaseline: true,
+                (level, total) => RedisBenchmarkTool.RunAsync(cluster, fixedKeys, level / targets, 1, total, workload.Sha, workload.ScriptArguments, deadline)),
+            new(
+                $"ours on redis-benchmark's {targets} keys",
+                "L async callers, one store",
+                isOurs: false,
+                isBaseline: false,
+                (level, total) => ClosedLoopDriver.RunAsync(cluster, level, total, deadline, Decisions(store, fixedKeys))),
+            new(
+                $"bare client: ScriptEvaluateAsync(sha), {many.Count:N0} partitions",
+                "L async callers, one multiplexer",
+                isOurs: false,
+                isBaseline: false,
+                (level, total) => ClosedLoopDriver.RunAsync(cluster, level, total, deadline, i => BareAdmitAsync(database, sha, bareKeys[i % bareKeys.Length], bareArguments))),
+            new(
+                "ours, multiplexer with PreserveAsyncOrder=false",
+                "L async callers, one store (ConnectionFactory)",
+                isOurs: false,
+                isBaseline: false,
+                (level, total) => ClosedLoopDriver.RunAsync(cluster, level, total, deadline, Decisions(unorderedStore, many))),
+        };
+
+        // Connect, compile and load everything once before anything is measured.
+        foreach (var client in series.Where(s => !s.IsBaseline))
+        {
+            await client.WarmUpAsync(16, WarmupDecisions);
+        }
+
+        // Rounds in alternating order, so that a noisy moment hits no side more than the other;
+        // each series keeps its best run per level.
+        for (var round = 0; round < options.StoreRounds; round++)
+        {
+            foreach (var level in options.StoreConcurrencyLevels)
+            {
+                foreach (var client in round % 2 == 0 ? series : series.Reverse())
+                {
+                    cluster.FlushAll();
+                    await client.RunAsync(level, options.StoreDecisionsPerRun);
+                }
+            }
+        }
+
+        cluster.FlushAll();
+        foreach (var client in series)
+        {
+            Report(table, client);
+        }
+
+        var ours = series.Single(s => s.IsOurs).Best;
+        var baseline = series.Where(s => s.IsBaseline).Select(s => s.Best).Where(b => b is not null).MaxBy(b => b!.Value.Value.PerSecond);
+        var bareBest = series.Single(s => s.Name.StartsWith("bare", StringComparison.Ordinal)).Best;
+        var sameKeys = series.Single(s => s.Name.StartsWith("ours on", StringComparison.Ordinal)).Best;
+        table.AddRatio("a", "ours / redis-benchmark (best of each)", Rate(ours), Rate(baseline), 0.9, "same script, arguments and in-flight commands; see README for fairness");
+        table.AddRatio("a", "ours on the same keys / redis-benchmark", Rate(sameKeys), Rate(baseline), note: "identical Redis work: same keys, same entries per window");
+        table.AddRatio("a", "ours / bare client (best of each)", Rate(ours), Rate(bareBest), note: "what our code costs on top of StackExchange.Redis");
+        return Rate(ours);
+    }
+
+    private static double Rate(KeyValuePair<int, LoadResult>? result) => result?.Value.PerSecond ?? 0;
+
+    private static void Report(ResultTable table, ThroughputSeries series)
+    {
+        var perLevel = string.Join(", ", series.Results.Select(r => string.Create(CultureInfo.InvariantCulture, $"L={r.Key}: {r.Value.PerSecond:N0}")))
+            + (series.Failures > 0 ? $"; {series.Failures} operations FAILED" : string.Empty);
+        var best = series.Best;
+        var cpu = best is { Value: var result }
+            ? string.Create(CultureInfo.InvariantCulture, $"; at best: client CPU {Micros(result.ClientCpuMicrosecondsPerOperation)}, Redis CPU {result.RedisCpuMicrosecondsPerOperation:0.0} µs/decision")
+            : string.Empty;
+        table.Add("a", series.Name, best?.Value.PerSecond ?? 0, "decisions/s", $"{series.Shape}; {perLevel}{cpu}");
+    }
+
+    private static string Micros(double? value) => value is { } v ? v.ToString("0.0", CultureInfo.InvariantCulture) : "?";
+
+    /// <summary>The bare client's decision, checked like ours so that both sides pay for an async wrapper.</summary>
+    private static async ValueTask BareAdmitAsync(IDatabase database, byte[] sha, RedisKey[] keys, RedisValue[] arguments)
+    {
+        var reply = (RedisResult[])(await database.ScriptEvaluateAsync(sha, keys, arguments))!;
+        if ((long)reply[0] != 0)
+        {
+            throw new InvalidOperationException("A decision under the limit was a rejection.");
+        }
+    }
+}

@@ -1,0 +1,100 @@
+using System.Globalization;
+
+namespace RateLimiting.Benchmarks.Suite;
+
+/// <summary>The suite's command line: <c>--redis CONFIG [--quick] [--only abcde] [--connections N] [--pinned DESCRIPTION]</c>.</summary>
+internal sealed class SuiteOptions
+{
+    private const int DefaultWrkConnections = 64;
+
+    private SuiteOptions(string redisConfiguration, bool quick, string only, string? pinned, int wrkConnections)
+    {
+        WrkConnections = wrkConnections;
+        RedisConfiguration = redisConfiguration;
+        Quick = quick;
+        Only = only;
+        Pinned = pinned;
+    }
+
+    /// <summary>Gets the StackExchange.Redis configuration string of the cluster under test.</summary>
+    public string RedisConfiguration { get; }
+
+    /// <summary>Gets a value indicating whether to run short (a smoke test of the harness; its figures mean little).</summary>
+    public bool Quick { get; }
+
+    /// <summary>Gets the measurements to run, letters a to e.</summary>
+    public string Only { get; }
+
+    /// <summary>Gets how eng/bench.sh --pin placed the processes on CPUs, or null when it did not.</summary>
+    public string? Pinned { get; }
+
+    public int[] StoreConcurrencyLevels => Quick ? [24, 96] : [24, 96, 384];
+
+    public long StoreDecisionsPerRun => Quick ? 20_000 : 60_000;
+
+    public int StoreRounds => Quick ? 1 : 2;
+
+    public TimeSpan StoreRunDeadline => TimeSpan.FromSeconds(30);
+
+    public int AllocationDecisions => Quick ? 5_000 : 20_000;
+
+    public TimeSpan OpenLoopDuration => TimeSpan.FromSeconds(Quick ? 3 : 10);
+
+    public TimeSpan HttpWarmup => TimeSpan.FromSeconds(Quick ? 1 : 2);
+
+    public TimeSpan HttpDuration => TimeSpan.FromSeconds(Quick ? 3 : 8);
+
+    public int HttpRounds => Quick ? 1 : 2;
+
+    /// <summary>Gets the connections wrk keeps open, so the requests in flight (<c>--connections N</c>).</summary>
+    public int WrkConnections { get; }
+
+    public int WrkThreads => 1;
+
+    public bool Runs(char measurement) => Only.Contains(measurement, StringComparison.Ordinal);
+
+    public static SuiteOptions Parse(IReadOnlyList<string> args)
+    {
+        string? redis = null;
+        var quick = false;
+        var only = "abcde";
+        string? pinned = null;
+        var connections = DefaultWrkConnections;
+        for (var i = 0; i < args.Count; i++)
+        {
+            switch (args[i])
+            {
+                case "--redis" when i + 1 < args.Count:
+                    redis = args[++i];
+                    break;
+                case "--quick":
+                    quick = true;
+                    break;
+                case "--only" when i + 1 < args.Count:
+                    only = args[++i];
+                    break;
+                case "--connections" when i + 1 < args.Count && int.TryParse(args[i + 1], CultureInfo.InvariantCulture, out var n) && n > 0:
+                    connections = n;
+                    i++;
+                    break;
+                case "--pinned" when i + 1 < args.Count:
+                    pinned = args[++i];
+                    break;
+                default:
+                    throw new ArgumentException($"Unknown argument '{args[i]}'. Usage: --redis CONFIG [--quick] [--only abcde] [--connections N] [--pinned DESCRIPTION] | --micro [BenchmarkDotNet options]");
+            }
+        }
+
+        if (string.IsNullOrWhiteSpace(redis))
+        {
+            throw new ArgumentException("--redis CONFIG is required (eng/bench.sh passes the cluster it starts).");
+        }
+
+        if (only.Length == 0 || only.Any(c => c is < 'a' or > 'e'))
+        {
+            throw new ArgumentException("--only takes letters a to e, e.g. --only ae.");
+        }
+
+        return new SuiteOptions(redis, quick, only, pinned, connections);
+    }
+}
