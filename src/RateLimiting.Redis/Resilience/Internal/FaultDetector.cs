@@ -3,7 +3,11 @@ namespace RateLimiting.Redis.Internal.Resilience;
 /// <summary>
 /// Decides when the faults seen by callers mean the multiplexer is stuck, and paces reconnects:
 /// a minimum interval, doubled with jitter while the fault persists, reset once a fresh
-/// multiplexer has worked. Thread-safe; time is read from a <see cref="TimeProvider"/>.
+/// multiplexer has worked: a call succeeded and the faults then paused for at least the interval
+/// the reconnect was given. Successes alone do not reset it: during a fault that a reconnect cannot
+/// cure, some calls still succeed (the healthy masters while one is unreachable, a lucky route
+/// while connections are misrouted), and the reconnects must keep slowing down all the same.
+/// Thread-safe; time is read from a <see cref="TimeProvider"/>.
 /// </summary>
 internal sealed class FaultDetector
 {
@@ -14,8 +18,11 @@ internal sealed class FaultDetector
     private long _episodeStart = -1;
     private long _lastFault = -1;
     private long _nextReconnectAllowed = long.MinValue;
+    private long _lastCountedFault = -1; // or the last reconnect, whichever came later
+    private TimeSpan _lastInterval;
     private int _consecutiveReconnects;
     private bool _healthySinceReconnect = true;
+    private bool _pausedSinceReconnect = true;
 
     public FaultDetector(RedisResilienceOptions options, TimeProvider time)
     {
@@ -34,6 +41,12 @@ internal sealed class FaultDetector
         var now = _time.GetTimestamp();
         lock (_gate)
         {
+            if (_lastCountedFault >= 0 && Elapsed(_lastCountedFault, now) >= _lastInterval)
+            {
+                _pausedSinceReconnect = true;
+            }
+
+            _lastCountedFault = now;
             string? reason = null;
             if (kind == RedisFaultKind.MovedLoop)
             {
@@ -68,16 +81,18 @@ internal sealed class FaultDetector
             }
 
             // A reconnect is due: pace the next one, and count afresh against the new multiplexer.
-            _consecutiveReconnects = _healthySinceReconnect ? 0 : _consecutiveReconnects + 1;
+            _consecutiveReconnects = _healthySinceReconnect && _pausedSinceReconnect ? 0 : _consecutiveReconnects + 1;
             _healthySinceReconnect = false;
-            _nextReconnectAllowed = now + ToTimestamp(NextInterval());
+            _pausedSinceReconnect = false;
+            _lastInterval = NextInterval();
+            _nextReconnectAllowed = now + ToTimestamp(_lastInterval);
             _movedLoops.Clear();
             _episodeStart = _lastFault = -1;
             return reason;
         }
     }
 
-    /// <summary>Records a successful call: a reconnect that led to one counts as having worked.</summary>
+    /// <summary>Records a successful call: a reconnect that led to one, and after which the faults paused, counts as having worked.</summary>
     public void RecordSuccess()
     {
         if (!Volatile.Read(ref _healthySinceReconnect))

@@ -1,0 +1,351 @@
+using System.Globalization;
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+using RateLimiting.Redis.Tests.Infrastructure.FaultProxy;
+
+namespace RateLimiting.Redis.Tests.Infrastructure;
+
+/// <summary>
+/// A Redis Cluster (3 masters + 3 replicas on 127.0.0.1) that clients reach only through a
+/// <see cref="RedisFaultProxy"/>, for the destructive scenarios: one per test, broken at will,
+/// stopped (nodes and proxy) and deleted on dispose. Node k listens on <see cref="NodePorts"/>[k]
+/// and announces <see cref="ProxyPorts"/>[k] (<c>eng/redis-cluster.sh --announce-ports</c>), which
+/// the proxy forwards to it; so every address a client learns (CLUSTER NODES, MOVED, ASK) is a
+/// proxy port. Administration (<see cref="ExecuteAsync"/>, kill and restart) uses the real ports.
+/// A cluster that cannot start fails the test; it never skips it.
+/// </summary>
+/// <remarks>
+/// Replicas reach their master at its announced address too, so a fault on a master's proxy port
+/// also hits its replication link (the cluster bus is direct and never faulted): the cluster itself
+/// still sees every node, as in a fault between the clients and the cluster.
+/// </remarks>
+internal sealed class ProxiedRedisCluster : IAsyncDisposable
+{
+    public const int NodeCount = 6;
+
+    private const string Host = "127.0.0.1";
+    private const int BusPortOffset = 10000;
+    private const int MinBasePort = 20000;
+    private const int MaxBasePort = 29990;
+    private const int StartAttempts = 3;
+    private const int PortInUseExitCode = 3; // eng/redis-cluster.sh: a port was taken; retry on others
+
+    private static readonly TimeSpan ScriptTimeout = TimeSpan.FromSeconds(120);
+    private static readonly TimeSpan NodeDeadline = TimeSpan.FromSeconds(15);
+
+    private readonly string _repositoryRoot = FindRepositoryRoot();
+    private readonly string _dataDirectory = Path.Combine(Path.GetTempPath(), "rl-proxied-" + Guid.NewGuid().ToString("N"));
+    private RedisFaultProxy? _proxy;
+    private int[] _nodePorts = [];
+    private int _stopped;
+
+    private ProxiedRedisCluster(IReadOnlyList<int> proxyPorts) => ProxyPorts = proxyPorts;
+
+    /// <summary>The proxy in front of the nodes, once started; <see cref="ProxyPorts"/>[k] is its listen port k.</summary>
+    public RedisFaultProxy Proxy => _proxy ?? throw new InvalidOperationException("The cluster is not started.");
+
+    /// <summary>The ports clients use: the proxy's, which the nodes announce.</summary>
+    public IReadOnlyList<int> ProxyPorts { get; }
+
+    /// <summary>The nodes' real client ports, once started; node k behind <see cref="ProxyPorts"/>[k].</summary>
+    public IReadOnlyList<int> NodePorts => _nodePorts;
+
+    /// <summary>All six proxy endpoints, e.g. <c>127.0.0.1:41000,127.0.0.1:41001,...</c>; known before the cluster starts.</summary>
+    public string ConfigurationString =>
+        string.Join(',', ProxyPorts.Select(port => Host + ":" + port.ToString(CultureInfo.InvariantCulture)));
+
+    /// <summary>Chooses the ports; nothing listens on them until <see cref="StartAsync()"/>.</summary>
+    public static ProxiedRedisCluster Reserve() => new(RedisFaultProxy.FindFreePorts(NodeCount));
+
+    /// <summary>Reserves ports and starts the proxy and the cluster.</summary>
+    public static async Task<ProxiedRedisCluster> StartNewAsync()
+    {
+        var cluster = Reserve();
+        try
+        {
+            await cluster.StartAsync();
+            return cluster;
+        }
+        catch
+        {
+            await cluster.DisposeAsync();
+            throw;
+        }
+    }
+
+    /// <summary>Starts the proxy, then the nodes behind it, and creates the cluster (which reaches the nodes through the proxy).</summary>
+    public async Task StartAsync()
+    {
+        if (_nodePorts.Length > 0)
+        {
+            throw new InvalidOperationException("The cluster is already started.");
+        }
+
+        AppDomain.CurrentDomain.ProcessExit += OnProcessExit;
+        var failures = new StringBuilder();
+        for (var attempt = 1; attempt <= StartAttempts; attempt++)
+        {
+            // The proxy forwards to the nodes' ports, which a taken port changes: one proxy per attempt.
+            var basePort = PickFreeBasePort();
+            if (_proxy is not null)
+            {
+                await _proxy.DisposeAsync();
+            }
+
+            _proxy = new RedisFaultProxy(Enumerable.Range(basePort, NodeCount).ToArray(), ProxyPorts);
+            _proxy.Start();
+            var start = await RunScriptAsync(
+                "start",
+                basePort,
+                "--owner-pid",
+                Environment.ProcessId.ToString(CultureInfo.InvariantCulture),
+                "--announce-ports",
+                string.Join(',', ProxyPorts));
+            if (start.Succeeded)
+            {
+                _nodePorts = Enumerable.Range(basePort, NodeCount).ToArray();
+                if (!start.StandardOutput.Trim().StartsWith(ConfigurationString, StringComparison.Ordinal))
+                {
+                    throw new InvalidOperationException($"The script printed '{start.StandardOutput.Trim()}', expected '{ConfigurationString}'.");
+                }
+
+                return;
+            }
+
+            failures.AppendLine(CultureInfo.InvariantCulture, $"=== attempt {attempt}: eng/redis-cluster.sh start --base-port {basePort}, {start.Output}");
+            var stop = await RunScriptAsync("stop", basePort);
+            if (!stop.Succeeded)
+            {
+                failures.AppendLine(CultureInfo.InvariantCulture, $"=== stop after attempt {attempt}: {stop.Output}");
+            }
+
+            if (start.ExitCode != PortInUseExitCode || start.TimedOut)
+            {
+                break;
+            }
+        }
+
+        throw new InvalidOperationException($"Could not start a proxied Redis Cluster (data directory {_dataDirectory}).{Environment.NewLine}{failures}");
+    }
+
+    /// <summary>The index k of <paramref name="proxyPort"/> in <see cref="ProxyPorts"/>.</summary>
+    public int IndexOf(int proxyPort)
+    {
+        var index = ProxyPorts.ToList().IndexOf(proxyPort);
+        return index >= 0 ? index : throw new ArgumentException($"{proxyPort} is not a proxy port of this cluster.", nameof(proxyPort));
+    }
+
+    /// <summary>The real port of the node that announces <paramref name="proxyPort"/>.</summary>
+    public int NodePortOf(int proxyPort) => NodePorts[IndexOf(proxyPort)];
+
+    /// <summary>
+    /// A mapping for <see cref="RedisFaultProxy.SetMode"/>: the port of each of <paramref name="masters"/>
+    /// to the next master's node (the last to the first); every other port, replicas included, to its own.
+    /// </summary>
+    public Func<int, int> EachMasterToTheNext(IReadOnlyList<ClusterNodeInfo> masters)
+    {
+        var indexes = masters.Select(master => IndexOf(master.Port)).ToArray();
+        return index => Array.IndexOf(indexes, index) is var at and >= 0 ? indexes[(at + 1) % indexes.Length] : index;
+    }
+
+    /// <summary>Sends one command straight to the node behind <paramref name="proxyPort"/>, past the proxy; an error reply throws.</summary>
+    public async Task<object?> ExecuteAsync(int proxyPort, params string[] args)
+    {
+        await using var connection = await RespConnection.ConnectAsync(NodePortOf(proxyPort));
+        return await connection.ExecuteAsync(args);
+    }
+
+    /// <summary>CLUSTER NODES as the first node that answers sees it; the ports in it are proxy ports.</summary>
+    public async Task<IReadOnlyList<ClusterNodeInfo>> NodesAsync()
+    {
+        var errors = new List<Exception>();
+        foreach (var proxyPort in ProxyPorts)
+        {
+            try
+            {
+                return ClusterNodeInfo.ParseAll((string)(await ExecuteAsync(proxyPort, "CLUSTER", "NODES"))!);
+            }
+            catch (Exception ex) when (ex is SocketException or IOException or InvalidOperationException or OperationCanceledException)
+            {
+                errors.Add(ex); // that node is down (a failover scenario): ask the next one
+            }
+        }
+
+        throw new AggregateException("No node answered CLUSTER NODES.", errors);
+    }
+
+    /// <summary>The masters the cluster does not consider failed, by proxy port.</summary>
+    public async Task<IReadOnlyList<ClusterNodeInfo>> MastersAsync()
+        => [.. (await NodesAsync()).Where(node => node.IsMaster && !node.IsFailed).OrderBy(node => node.Port)];
+
+    /// <summary>Kills the node behind <paramref name="proxyPort"/> with SIGKILL, as a crash would, and waits until it is gone.</summary>
+    public async Task KillNodeAsync(int proxyPort)
+    {
+        var pidFile = Path.Combine(_dataDirectory, $"node-{NodePortOf(proxyPort)}.pid");
+        var pid = int.Parse(File.ReadAllText(pidFile).Trim(), CultureInfo.InvariantCulture);
+        using (var process = System.Diagnostics.Process.GetProcessById(pid))
+        {
+            process.Kill(); // SIGKILL on Unix
+        }
+
+        // Not our child (the node daemonized), so no WaitForExit: watch /proc until it is dead (gone, or a zombie).
+        await Poll.UntilAsync(() => Task.FromResult(IsDead(pid)), dead => dead, NodeDeadline);
+    }
+
+    /// <summary>Starts the node behind <paramref name="proxyPort"/> again from its own config and nodes file, and waits until it answers PING.</summary>
+    public async Task RestartNodeAsync(int proxyPort)
+    {
+        var nodePort = NodePortOf(proxyPort);
+        var start = await ExternalProcess.RunAsync("redis-server", [Path.Combine(_dataDirectory, $"node-{nodePort}.conf")], NodeDeadline);
+        if (!start.Succeeded)
+        {
+            throw new InvalidOperationException($"redis-server did not restart on port {nodePort}: {start.Output}");
+        }
+
+        await Poll.UntilAsync(() => AnswersPingAsync(nodePort), answers => answers, NodeDeadline);
+    }
+
+    /// <summary>Waits until every node reports a healthy 3 + 3 cluster (<c>eng/redis-cluster.sh status</c>).</summary>
+    public async Task WaitUntilHealthyAsync(TimeSpan deadline)
+        => await Poll.UntilAsync(async () => (await RunScriptAsync("status", NodePorts[0])).Succeeded, healthy => healthy, deadline);
+
+    /// <summary>Stops the nodes, then the proxy, and deletes the data directory.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        AppDomain.CurrentDomain.ProcessExit -= OnProcessExit;
+        try
+        {
+            if (_nodePorts.Length > 0 && Interlocked.Exchange(ref _stopped, 1) == 0)
+            {
+                var stop = await RunScriptAsync("stop", _nodePorts[0]);
+                if (!stop.Succeeded)
+                {
+                    throw new InvalidOperationException($"Could not stop the proxied Redis Cluster in {_dataDirectory}: {stop.Output}");
+                }
+            }
+        }
+        finally
+        {
+            if (_proxy is not null)
+            {
+                await _proxy.DisposeAsync();
+            }
+
+            TryDeleteDataDirectory();
+        }
+    }
+
+    private static bool IsDead(int pid)
+    {
+        try
+        {
+            // /proc/<pid>/stat: "<pid> (<comm>) <state> ..."; Z is a zombie nobody reaped yet.
+            var stat = File.ReadAllText($"/proc/{pid}/stat");
+            return stat[(stat.LastIndexOf(')') + 2)..].StartsWith('Z');
+        }
+        catch (Exception ex) when (ex is FileNotFoundException or DirectoryNotFoundException or IOException)
+        {
+            return true;
+        }
+    }
+
+    private static async Task<bool> AnswersPingAsync(int nodePort)
+    {
+        try
+        {
+            await using var connection = await RespConnection.ConnectAsync(nodePort);
+            return await connection.ExecuteAsync("PING") is "PONG";
+        }
+        catch (Exception ex) when (ex is SocketException or IOException or InvalidOperationException or OperationCanceledException)
+        {
+            return false; // not listening yet, or still loading
+        }
+    }
+
+    private Task<ProcessResult> RunScriptAsync(string command, int basePort, params string[] extraArguments)
+    {
+        string[] arguments =
+        [
+            Path.Combine(_repositoryRoot, "eng", "redis-cluster.sh"),
+            command,
+            "--base-port", basePort.ToString(CultureInfo.InvariantCulture),
+            "--dir", _dataDirectory,
+            .. extraArguments,
+        ];
+        return ExternalProcess.RunAsync("bash", arguments, ScriptTimeout);
+    }
+
+    private void OnProcessExit(object? sender, EventArgs e)
+    {
+        if (_nodePorts.Length > 0 && Interlocked.Exchange(ref _stopped, 1) == 0)
+        {
+            // No async context here, and the process is going away: blocking is what we want.
+            RunScriptAsync("stop", _nodePorts[0]).GetAwaiter().GetResult();
+            TryDeleteDataDirectory();
+        }
+    }
+
+    private void TryDeleteDataDirectory()
+    {
+        try
+        {
+            Directory.Delete(_dataDirectory, recursive: true);
+        }
+        catch (DirectoryNotFoundException)
+        {
+        }
+        catch (IOException)
+        {
+            // Left in the temp directory; nothing in it is needed any more.
+        }
+    }
+
+    /// <summary>
+    /// A base port whose six client ports and six bus ports are free now and clear of the proxy's
+    /// ports (which need not be bound yet). Another process can still take one before the nodes
+    /// bind it; StartAsync retries on other ports then.
+    /// </summary>
+    private int PickFreeBasePort()
+    {
+        for (var candidate = 0; candidate < 100; candidate++)
+        {
+            var basePort = Random.Shared.Next(MinBasePort, MaxBasePort + 1);
+            var clientPorts = Enumerable.Range(basePort, NodeCount).ToArray();
+            var ports = clientPorts.Concat(clientPorts.Select(port => port + BusPortOffset)).ToArray();
+            if (!ports.Intersect(ProxyPorts).Any() && ports.All(IsFree))
+            {
+                return basePort;
+            }
+        }
+
+        throw new InvalidOperationException($"No free base port in {MinBasePort}..{MaxBasePort} after 100 tries.");
+    }
+
+    private static bool IsFree(int port)
+    {
+        using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        try
+        {
+            socket.Bind(new IPEndPoint(IPAddress.Loopback, port));
+            return true;
+        }
+        catch (SocketException)
+        {
+            return false;
+        }
+    }
+
+    private static string FindRepositoryRoot()
+    {
+        for (var directory = new DirectoryInfo(AppContext.BaseDirectory); directory is not null; directory = directory.Parent)
+        {
+            if (File.Exists(Path.Combine(directory.FullName, "RateLimiting.sln")))
+            {
+                return directory.FullName;
+            }
+        }
+
+        throw new InvalidOperationException($"No RateLimiting.sln in {AppContext.BaseDirectory} or any folder above it.");
+    }
+}

@@ -1,0 +1,146 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using Microsoft.Extensions.Logging.Abstractions;
+using RateLimiting.Internal;
+using RateLimiting.Redis.Internal;
+using RateLimiting.Redis.Internal.Connection;
+
+namespace RateLimiting.Redis.Tests.Infrastructure;
+
+/// <summary>
+/// The world of one destructive scenario: a fresh <see cref="ProxiedRedisCluster"/>, a
+/// <see cref="RedisRateLimitStore"/> on it with short resilience settings, and the
+/// <see cref="PolicyDecider"/> an application puts in front of it, with the policy's failure mode
+/// and a local fallback store. Disposing it stops everything, the cluster last, even after a failure.
+/// </summary>
+internal sealed class ResilienceScenario : IAsyncDisposable
+{
+    public const string Policy = "resilience";
+
+    private readonly InMemoryRateLimitStore _fallback = new();
+    private readonly ConcurrentQueue<(long At, string Reason)> _reconnects = new();
+
+    private ResilienceScenario(ProxiedRedisCluster cluster, RedisStoreOptions storeOptions, SlidingWindowPolicyOptions policyOptions)
+    {
+        Cluster = cluster;
+        StoreOptions = storeOptions;
+        PolicyOptions = policyOptions;
+        Keys = new RedisKeyLayout(storeOptions.KeyPrefix);
+        Store = new RedisRateLimitStore(storeOptions, NullLoggerFactory.Instance);
+        Store.Connection.Reconnected += reason => _reconnects.Enqueue((Stopwatch.GetTimestamp(), reason));
+        CountingStore = new CountingStore(Store);
+        Decider = new PolicyDecider(Policy, () => PolicyOptions, CountingStore, _fallback, overLimitCache: null, metrics: null, NullLogger.Instance);
+    }
+
+    public ProxiedRedisCluster Cluster { get; }
+
+    public RedisStoreOptions StoreOptions { get; }
+
+    public SlidingWindowPolicyOptions PolicyOptions { get; }
+
+    public RedisKeyLayout Keys { get; }
+
+    /// <summary>The store under test; its <see cref="RedisRateLimitStore.Connection"/> is the resilience layer.</summary>
+    public RedisRateLimitStore Store { get; }
+
+    public RedisConnection Connection => Store.Connection;
+
+    /// <summary>The store as the decider sees it, counting the errors the failure mode answered.</summary>
+    public CountingStore CountingStore { get; }
+
+    public PolicyDecider Decider { get; }
+
+    /// <summary>Every completed reconnect, e.g. <c>1302ms:moved_loop;2527ms:moved_loop</c>, times since <paramref name="since"/> (a Stopwatch timestamp).</summary>
+    public string ReconnectSummary(long since)
+        => string.Join(';', _reconnects.Select(r => $"{ScenarioFigures.Milliseconds(Stopwatch.GetElapsedTime(since, r.At))}ms:{r.Reason}"));
+
+    /// <summary>Short but sane settings, so that a scenario takes seconds: the same rules as production, smaller numbers.</summary>
+    public static RedisStoreOptions ShortOptions(string configuration) => new()
+    {
+        // connectTimeout bounds how long a reconnect waits for a node that does not answer.
+        Configuration = configuration + ",connectTimeout=2000,syncTimeout=2000",
+        KeyPrefix = "rs" + Guid.NewGuid().ToString("N")[..10],
+        OperationTimeout = TimeSpan.FromMilliseconds(300),
+        Resilience =
+        {
+            MovedLoopThreshold = 3,
+            FaultWindow = TimeSpan.FromSeconds(10),
+            PersistentFaultDuration = TimeSpan.FromSeconds(1),
+            MinReconnectInterval = TimeSpan.FromSeconds(1),
+            MaxReconnectInterval = TimeSpan.FromSeconds(4),
+        },
+    };
+
+    /// <param name="failureMode">What answers while the store cannot.</param>
+    /// <param name="permitLimit">The policy's limit; by default too high to reject, so every decision admits.</param>
+    /// <param name="window">The policy's window; by default short, so that hammered windows stay small in Redis.</param>
+    /// <param name="configure">Adjusts <see cref="ShortOptions"/>.</param>
+    /// <param name="startCluster">False to reserve the cluster's ports only: nothing listens until <see cref="ProxiedRedisCluster.StartAsync()"/>.</param>
+    public static async Task<ResilienceScenario> CreateAsync(
+        FailureMode failureMode,
+        int permitLimit = 1_000_000,
+        TimeSpan? window = null,
+        Action<RedisStoreOptions>? configure = null,
+        bool startCluster = true)
+    {
+        var cluster = startCluster ? await ProxiedRedisCluster.StartNewAsync() : ProxiedRedisCluster.Reserve();
+        try
+        {
+            var storeOptions = ShortOptions(cluster.ConfigurationString);
+            configure?.Invoke(storeOptions);
+            var policyOptions = new SlidingWindowPolicyOptions
+            {
+                PermitLimit = permitLimit,
+                Window = window ?? TimeSpan.FromSeconds(2),
+                PartitionBy = "Global",
+                FailureMode = failureMode,
+            };
+            return new ResilienceScenario(cluster, storeOptions, policyOptions);
+        }
+        catch
+        {
+            await cluster.DisposeAsync();
+            throw;
+        }
+    }
+
+    /// <summary><paramref name="perMaster"/> partitions on each of <paramref name="masters"/>, in master order.</summary>
+    public string[][] PartitionsOn(IReadOnlyList<ClusterNodeInfo> masters, int perMaster, string tag)
+        => [.. masters.Select((master, index) => ClusterPartitions.OnMaster(Keys, Policy, master, perMaster, $"{tag}{index}"))];
+
+    /// <summary>One decision of cost 0 (it records nothing) per partition; true when the store answered them all.</summary>
+    public async Task<bool> AllStoreBackedAsync(IEnumerable<string> partitions)
+    {
+        foreach (var partition in partitions)
+        {
+            var lease = await Decider.DecideAsync(partition, 0, CancellationToken.None);
+            if (lease.Source != RateLimitDecisionSource.Store)
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
+    /// <summary>Polls until the store answers every partition; returns the time since <paramref name="since"/> (a Stopwatch timestamp).</summary>
+    public async Task<TimeSpan> WaitUntilStoreBackedAsync(IEnumerable<string> partitions, TimeSpan deadline, long since)
+    {
+        var all = partitions.ToArray();
+        await Poll.UntilAsync(() => AllStoreBackedAsync(all), backed => backed, deadline);
+        return Stopwatch.GetElapsedTime(since);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        try
+        {
+            await Store.DisposeAsync();
+            _fallback.Dispose();
+        }
+        finally
+        {
+            await Cluster.DisposeAsync();
+        }
+    }
+}

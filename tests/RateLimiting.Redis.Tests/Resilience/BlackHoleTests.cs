@@ -1,0 +1,91 @@
+using System.Diagnostics;
+using RateLimiting.Redis.Tests.Infrastructure;
+using Xunit.Abstractions;
+
+namespace RateLimiting.Redis.Tests.Resilience;
+
+/// <summary>
+/// A master stops answering without closing anything (a black hole: a dead host behind a live
+/// route, a frozen process). StackExchange.Redis 1.2.6 would wait forever; the per-call deadline
+/// ends its decisions and the failure mode answers them, while the other masters keep deciding.
+/// </summary>
+[Collection(DestructiveClusterCollection.Name)]
+public sealed class BlackHoleTests : IAsyncLifetime
+{
+    private const int Callers = 50;
+    private static readonly TimeSpan CallerPause = TimeSpan.FromMilliseconds(1);
+    private static readonly TimeSpan Observation = TimeSpan.FromSeconds(6);
+    private static readonly TimeSpan RecoveryDeadline = TimeSpan.FromSeconds(30);
+    private static readonly TimeSpan Generous = TimeSpan.FromSeconds(15);
+
+    private readonly ITestOutputHelper _output;
+    private ResilienceScenario? _scenario;
+
+    public BlackHoleTests(ITestOutputHelper output) => _output = output;
+
+    private ResilienceScenario Scenario => _scenario!;
+
+    public async Task InitializeAsync() => _scenario = await ResilienceScenario.CreateAsync(FailureMode.FailOpen);
+
+    public async Task DisposeAsync()
+    {
+        if (_scenario is not null)
+        {
+            await _scenario.DisposeAsync();
+        }
+    }
+
+    [Fact]
+    public async Task Store_MasterBlackHoled_ItsDecisionsAnsweredByFailureModeOthersStayOnRedisUntilRestored()
+    {
+        // Arrange
+        var cluster = Scenario.Cluster;
+        var masters = await cluster.MastersAsync();
+        var victim = masters[1];
+        var partitions = Scenario.PartitionsOn(masters, perMaster: 4, "blackhole");
+        var victimPartitions = partitions[1].ToHashSet();
+        var probes = partitions.Select(onMaster => onMaster[0]).ToArray();
+        await Scenario.WaitUntilStoreBackedAsync(probes, Generous, Stopwatch.GetTimestamp());
+        await using var load = DecisionLoad.Start(Scenario.Decider, [.. partitions.SelectMany(p => p)], Callers, CallerPause);
+        await Poll.UntilAsync(() => Task.FromResult(load.Count), count => count >= 1000, Generous);
+
+        // Act
+        Scenario.CountingStore.Reset(); // count the scenario's errors, not the warm-up's
+        cluster.Proxy.BlackHole(victim.Port);
+        var faultAt = Stopwatch.GetTimestamp(); // a decision started after this sends into the black hole
+        await Task.Delay(Observation); // the observation period: the fault lasts this long
+        var repairedAt = Stopwatch.GetTimestamp();
+        var reconnectsDuringFault = Scenario.Connection.Reconnects;
+        cluster.Proxy.Restore();
+        var recovered = await Scenario.WaitUntilStoreBackedAsync(partitions[1], RecoveryDeadline, repairedAt);
+        var records = await load.StopAsync();
+
+        // Assert
+        var duringFault = records.Where(r => r.StartedAt > faultAt && r.StartedAt < repairedAt).ToArray();
+        var onVictim = duringFault.Where(r => victimPartitions.Contains(r.Partition)).ToArray();
+        var onOthers = duringFault.Where(r => !victimPartitions.Contains(r.Partition)).ToArray();
+        var victimLatencies = onVictim.Select(r => r.Latency).ToArray();
+        _output.WriteLine(ScenarioFigures.Line(
+            "black_hole",
+            ("recover_ms", recovered),
+            ("failure_mode_decisions", onVictim.Count(r => r.ByFailureMode)),
+            ("failure_mode_latency_max_ms", victimLatencies.DefaultIfEmpty().Max()),
+            ("failure_mode_latency_p99_ms", ScenarioFigures.Percentile(victimLatencies, 99)),
+            ("failure_mode_latency_p50_ms", ScenarioFigures.Percentile(victimLatencies, 50)),
+            ("operation_timeout_ms", Scenario.StoreOptions.OperationTimeout),
+            ("other_masters_decisions", onOthers.Length),
+            ("other_masters_failure_mode_decisions", onOthers.Count(r => r.ByFailureMode)),
+            ("other_masters_latency_max_ms", onOthers.Select(r => r.Latency).DefaultIfEmpty().Max()),
+            ("other_masters_latency_p99_ms", ScenarioFigures.Percentile(onOthers.Select(r => r.Latency), 99)),
+            ("before_fault_latency_max_ms", records.Where(r => r.StartedAt < faultAt).Select(r => r.Latency).DefaultIfEmpty().Max()),
+            ("reconnects", reconnectsDuringFault),
+            ("store_errors", Scenario.CountingStore.Errors),
+            ("store_error_kinds", Scenario.CountingStore.ErrorSummary(faultAt)),
+            ("reconnect_log", Scenario.ReconnectSummary(faultAt))));
+
+        Assert.All(records, r => Assert.Null(r.Error));
+        Assert.NotEmpty(onVictim);
+        Assert.All(onVictim, r => Assert.True(r.ByFailureMode, $"{r.Partition} answered by {r.Source} inside the black hole."));
+        DecisionAssert.AnsweredByStore(onOthers, Scenario.CountingStore, p => !victimPartitions.Contains(p), faultAt, repairedAt, "Healthy masters during the black hole");
+    }
+}

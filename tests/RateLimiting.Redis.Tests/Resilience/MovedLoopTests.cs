@@ -1,0 +1,154 @@
+using System.Diagnostics;
+using RateLimiting.Redis.Tests.Infrastructure;
+using RateLimiting.Redis.Tests.Infrastructure.FaultProxy;
+using StackExchange.Redis;
+using Xunit.Abstractions;
+
+namespace RateLimiting.Redis.Tests.Resilience;
+
+/// <summary>
+/// The field fault the resilience layer exists for: every connection a client has open suddenly
+/// talks to another master, which answers every command with <c>MOVED &lt;slot&gt; &lt;the endpoint
+/// it was sent on&gt;</c>. StackExchange.Redis 1.2.6 never recovers by itself; the layer replaces
+/// the multiplexer, once.
+/// </summary>
+[Collection(DestructiveClusterCollection.Name)]
+public sealed class MovedLoopTests : IAsyncLifetime
+{
+    private const int Callers = 50;
+    private static readonly TimeSpan CallerPause = TimeSpan.FromMilliseconds(1);
+    private static readonly TimeSpan MinimumObservation = TimeSpan.FromSeconds(5);
+    private static readonly TimeSpan RecoveryDeadline = TimeSpan.FromSeconds(30);
+    private static readonly TimeSpan Generous = TimeSpan.FromSeconds(15);
+
+    private readonly ITestOutputHelper _output;
+    private ResilienceScenario? _scenario;
+
+    public MovedLoopTests(ITestOutputHelper output) => _output = output;
+
+    private ResilienceScenario Scenario => _scenario!;
+
+    public async Task InitializeAsync() => _scenario = await ResilienceScenario.CreateAsync(FailureMode.FailOpen);
+
+    public async Task DisposeAsync()
+    {
+        if (_scenario is not null)
+        {
+            await _scenario.DisposeAsync();
+        }
+    }
+
+    [Fact]
+    public async Task Store_MovedLoopOnExistingConnections_OneReconnectRestoresRedisDecisions()
+    {
+        // Arrange: the store and a plain multiplexer (the control), both connected to every master.
+        var cluster = Scenario.Cluster;
+        var masters = await cluster.MastersAsync();
+        var partitions = Scenario.PartitionsOn(masters, perMaster: 4, "moved");
+        var probes = partitions.Select(onMaster => onMaster[0]).ToArray();
+        await Scenario.WaitUntilStoreBackedAsync(probes, Generous, Stopwatch.GetTimestamp());
+        using var control = await ConnectionMultiplexer.ConnectAsync(cluster.ConfigurationString + ",abortConnect=false,connectTimeout=5000");
+        var controlDatabase = control.GetDatabase();
+        var controlKeys = masters.Select((master, index) => ClusterPartitions.KeyOn(master, $"control{index}")).ToArray();
+        foreach (var key in controlKeys)
+        {
+            await controlDatabase.StringSetAsync(key, "before").WaitAsync(Generous);
+        }
+
+        var before = Scenario.Connection.Current!;
+        var misroute = cluster.EachMasterToTheNext(masters);
+        await using var load = DecisionLoad.Start(Scenario.Decider, [.. partitions.SelectMany(p => p)], Callers, CallerPause);
+        await Poll.UntilAsync(() => Task.FromResult(load.Count), count => count >= 1000, Generous);
+
+        // Act: every open connection to a master now reaches the next master.
+        var faultAt = Stopwatch.GetTimestamp();
+        Scenario.CountingStore.Reset(); // count the scenario's errors, not the warm-up's
+        cluster.Proxy.SetMode(ProxyMode.MisrouteExisting, misroute);
+        using var stopControl = new CancellationTokenSource();
+        var controlOutcomes = ObserveAsync(controlDatabase, controlKeys, faultAt, stopControl.Token);
+        var recovered = await Scenario.WaitUntilStoreBackedAsync(probes, RecoveryDeadline, faultAt);
+        var observed = recovered > MinimumObservation ? recovered : MinimumObservation;
+        await Task.Delay(observed - Stopwatch.GetElapsedTime(faultAt)); // the control's observation period, not a wait for a condition
+        var records = await load.StopAsync();
+        await stopControl.CancelAsync();
+        var outcomes = await controlOutcomes;
+        var lastSweep = await SweepAsync(controlDatabase, controlKeys);
+        await Poll.UntilAsync(() => Task.FromResult(before.IsClosed), closed => closed, Generous);
+
+        // Assert
+        var afterFault = records.Where(r => r.StartedAt >= faultAt).ToArray();
+        var failureMode = afterFault.Count(r => r.ByFailureMode);
+        var recoveredAt = faultAt + (long)(recovered.TotalSeconds * Stopwatch.Frequency);
+        _output.WriteLine(ScenarioFigures.Line(
+            "moved_loop",
+            ("recover_ms", recovered),
+            ("failure_mode_decisions", failureMode),
+            ("reconnects", Scenario.Connection.Reconnects),
+            ("store_errors", Scenario.CountingStore.Errors),
+            ("store_error_kinds", Scenario.CountingStore.ErrorSummary(faultAt)),
+            ("decisions_after_fault", afterFault.Length),
+            ("observed_ms", Stopwatch.GetElapsedTime(faultAt)),
+            ("control_calls", outcomes.Count),
+            ("control_outcomes", string.Join(',', outcomes.GroupBy(o => o.Outcome).Select(g => $"{g.Key}:{g.Count()}"))),
+            ("generations", Scenario.Connection.Current?.Number)));
+
+        Assert.All(records, r => Assert.Null(r.Error));
+        Assert.True(failureMode > 0, "The fault never reached the store's callers.");
+        Assert.Equal(1, Scenario.Connection.Reconnects);
+        Assert.Equal(before.Number + 1, Scenario.Connection.Current!.Number); // one new multiplexer for 50 callers, none dropped
+        Assert.True(before.IsClosed);
+        DecisionAssert.AnsweredByStore([.. records.Where(r => r.StartedAt > recoveredAt)], Scenario.CountingStore, _ => true, recoveredAt, long.MaxValue, "After recovery");
+
+        // The control proves the fault real: not one success, still MOVED at the end of the period.
+        Assert.DoesNotContain(outcomes, o => o.Outcome == "ok");
+        Assert.True(outcomes.Count(o => o.Outcome == "MOVED") >= 10, "The control saw too few MOVED replies.");
+        Assert.All(lastSweep, outcome => Assert.Equal("MOVED", outcome));
+    }
+
+    private static async Task<List<(TimeSpan At, string Outcome)>> ObserveAsync(IDatabase database, string[] keys, long since, CancellationToken stop)
+    {
+        var outcomes = new List<(TimeSpan, string)>();
+        while (!stop.IsCancellationRequested)
+        {
+            foreach (var outcome in await SweepAsync(database, keys))
+            {
+                outcomes.Add((Stopwatch.GetElapsedTime(since), outcome));
+            }
+
+            try
+            {
+                await Task.Delay(TimeSpan.FromMilliseconds(50), stop); // the control's pace
+            }
+            catch (OperationCanceledException)
+            {
+                break;
+            }
+        }
+
+        return outcomes;
+    }
+
+    /// <summary>One GET per key: <c>ok</c>, the first word of a server error (<c>MOVED</c>), or the exception's type.</summary>
+    private static async Task<string[]> SweepAsync(IDatabase database, string[] keys)
+    {
+        var outcomes = new string[keys.Length];
+        for (var i = 0; i < keys.Length; i++)
+        {
+            try
+            {
+                await database.StringGetAsync(keys[i]).WaitAsync(TimeSpan.FromSeconds(2)); // 1.2.6 has no async timeout
+                outcomes[i] = "ok";
+            }
+            catch (RedisServerException ex)
+            {
+                outcomes[i] = ex.Message.Split(' ', 2)[0];
+            }
+            catch (Exception ex) when (ex is RedisException or TimeoutException)
+            {
+                outcomes[i] = ex.GetType().Name;
+            }
+        }
+
+        return outcomes;
+    }
+}

@@ -1,0 +1,111 @@
+using System.Diagnostics;
+using RateLimiting.Redis.Tests.Infrastructure;
+using RateLimiting.Redis.Tests.Infrastructure.FaultProxy;
+using Xunit.Abstractions;
+
+namespace RateLimiting.Redis.Tests.Resilience;
+
+/// <summary>
+/// A MOVED loop that a fresh multiplexer does not escape either: every connection to a master,
+/// new ones included, reaches another master. Reconnecting cannot help, so the layer must keep
+/// its reconnects paced (the minimum interval, doubling) while the failure mode answers, and
+/// recover once the network is repaired.
+/// </summary>
+[Collection(DestructiveClusterCollection.Name)]
+public sealed class PermanentMisrouteTests : IAsyncLifetime
+{
+    private const int Callers = 50;
+    private static readonly TimeSpan CallerPause = TimeSpan.FromMilliseconds(1);
+    private static readonly TimeSpan Observation = TimeSpan.FromSeconds(6);
+    private static readonly TimeSpan RecoveryDeadline = TimeSpan.FromSeconds(30);
+    private static readonly TimeSpan Generous = TimeSpan.FromSeconds(15);
+
+    private readonly ITestOutputHelper _output;
+    private ResilienceScenario? _scenario;
+
+    public PermanentMisrouteTests(ITestOutputHelper output) => _output = output;
+
+    private ResilienceScenario Scenario => _scenario!;
+
+    public async Task InitializeAsync() => _scenario = await ResilienceScenario.CreateAsync(FailureMode.FailClosed);
+
+    public async Task DisposeAsync()
+    {
+        if (_scenario is not null)
+        {
+            await _scenario.DisposeAsync();
+        }
+    }
+
+    [Fact]
+    public async Task Store_MisrouteOfEveryConnectionPersists_ReconnectsStayPacedAndFailureModeAnswersUntilRepaired()
+    {
+        // Arrange
+        var cluster = Scenario.Cluster;
+        var masters = await cluster.MastersAsync();
+        var partitions = Scenario.PartitionsOn(masters, perMaster: 4, "permanent");
+        var probes = partitions.Select(onMaster => onMaster[0]).ToArray();
+        await Scenario.WaitUntilStoreBackedAsync(probes, Generous, Stopwatch.GetTimestamp());
+        var generationBefore = Scenario.Connection.Current!.Number;
+        var acceptedBefore = cluster.Proxy.AcceptedConnections;
+        await using var load = DecisionLoad.Start(Scenario.Decider, [.. partitions.SelectMany(p => p)], Callers, CallerPause);
+        await Poll.UntilAsync(() => Task.FromResult(load.Count), count => count >= 1000, Generous);
+
+        // Act: the fault, observed for a fixed period, then the repair.
+        var faultAt = Stopwatch.GetTimestamp();
+        Scenario.CountingStore.Reset(); // count the scenario's errors, not the warm-up's
+        cluster.Proxy.SetMode(ProxyMode.MisrouteAll, cluster.EachMasterToTheNext(masters));
+        await Task.Delay(Observation); // the observation period over which reconnects are counted
+        var reconnectsDuringFault = Scenario.Connection.Reconnects;
+        var generationsDuringFault = Scenario.Connection.Current!.Number - generationBefore;
+        var connectionsDuringFault = cluster.Proxy.AcceptedConnections - acceptedBefore;
+        var repairedAt = Stopwatch.GetTimestamp();
+        cluster.Proxy.Restore();
+        var recovered = await Scenario.WaitUntilStoreBackedAsync(probes, RecoveryDeadline, repairedAt);
+        var records = await load.StopAsync();
+
+        // Assert
+        var duringFault = records.Where(r => r.StartedAt > faultAt && r.StartedAt < repairedAt).ToArray();
+        var failureMode = duringFault.Count(r => r.ByFailureMode);
+        var allowed = MostReconnectsIn(Observation, Scenario.StoreOptions.Resilience);
+        _output.WriteLine(ScenarioFigures.Line(
+            "permanent_misroute",
+            ("recover_ms", recovered),
+            ("failure_mode_decisions", failureMode),
+            ("reconnects", reconnectsDuringFault),
+            ("reconnects_allowed", allowed),
+            ("generations_during_fault", generationsDuringFault),
+            ("proxy_connections", connectionsDuringFault),
+            ("store_errors", Scenario.CountingStore.Errors),
+            ("store_error_kinds", Scenario.CountingStore.ErrorSummary(faultAt)),
+            ("decisions_during_fault", duringFault.Length),
+            ("reconnect_log", Scenario.ReconnectSummary(faultAt))));
+
+        Assert.All(records, r => Assert.Null(r.Error)); // the failure mode answered every decision
+        Assert.True(failureMode > 0, "The fault never reached the store's callers.");
+        Assert.InRange(reconnectsDuringFault, 1, allowed);
+        Assert.InRange(generationsDuringFault, 1, allowed); // no multiplexer beyond the paced ones, none made and dropped
+    }
+
+    /// <summary>
+    /// The most reconnects pacing lets through in <paramref name="period"/> after the fault: gaps of at
+    /// least the minimum interval, doubling, capped (jitter only lengthens them); 3 in 6 s from 1 s.
+    /// Plus one, because the period really ends when <c>Task.Delay</c> returns, which a busy machine
+    /// may overshoot by a second or more; a storm would be far beyond it.
+    /// </summary>
+    private static long MostReconnectsIn(TimeSpan period, RedisResilienceOptions options)
+    {
+        long count = 1;
+        var elapsed = TimeSpan.Zero;
+        for (var gap = options.MinReconnectInterval; ; gap = gap * 2 > options.MaxReconnectInterval ? options.MaxReconnectInterval : gap * 2)
+        {
+            elapsed += gap;
+            if (elapsed > period)
+            {
+                return count + 1;
+            }
+
+            count++;
+        }
+    }
+}
