@@ -65,14 +65,12 @@ public sealed class RedisRateLimitStore : IRateLimitStore, IAsyncDisposable
         request.Validate();
         var (entries, totals) = _keys.For(request.Policy, request.Partition);
         var windowMicroseconds = request.Window.Ticks / TimeSpan.TicksPerMicrosecond;
-        long[] args = _clock is null
-            ? [request.PermitLimit, windowMicroseconds, request.Cost]
-            : [request.PermitLimit, windowMicroseconds, request.Cost, _clock.GetCurrentInstant().ToUnixTimeTicks() / TimeSpan.TicksPerMicrosecond];
-
         long[] reply;
         try
         {
-            reply = await _connection.EvaluateAsync(Script, [entries, totals], args, cancellationToken).ConfigureAwait(false);
+            reply = await (_clock is null
+                ? _connection.EvaluateAsync(Script, [entries, totals], [request.PermitLimit, windowMicroseconds, request.Cost], cancellationToken)
+                : _connection.EvaluateAsync(Script, [entries, totals], [request.PermitLimit, windowMicroseconds, request.Cost, _clock.GetCurrentInstant().ToUnixTimeTicks() / TimeSpan.TicksPerMicrosecond], cancellationToken)).ConfigureAwait(false);
         }
         catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
         {

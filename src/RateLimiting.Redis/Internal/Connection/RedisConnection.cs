@@ -1,4 +1,5 @@
 using System.Net;
+using System.Runtime.CompilerServices;
 using Microsoft.Extensions.Logging;
 using RateLimiting.Redis.Internal.Resilience;
 using StackExchange.Redis;
@@ -67,7 +68,7 @@ internal sealed partial class RedisConnection : IAsyncDisposable
         : null;
 
     /// <summary>Runs <paramref name="script"/> on the slot of <paramref name="keys"/> and returns its integer array reply.</summary>
-    public async ValueTask<long[]> EvaluateAsync(RedisScript script, string[] keys, long[] args, CancellationToken cancellationToken)
+    public ValueTask<long[]> EvaluateAsync(RedisScript script, ReadOnlySpan<string> keys, ReadOnlySpan<long> args, CancellationToken cancellationToken)
     {
         var redisKeys = new RedisKey[keys.Length];
         for (var i = 0; i < keys.Length; i++)
@@ -81,11 +82,20 @@ internal sealed partial class RedisConnection : IAsyncDisposable
             redisArgs[i] = args[i];
         }
 
+        return EvaluateCoreAsync(script, redisKeys, redisArgs, cancellationToken);
+    }
+
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    private async ValueTask<long[]> EvaluateCoreAsync(RedisScript script, RedisKey[] redisKeys, RedisValue[] redisArgs, CancellationToken cancellationToken)
+    {
         var started = _time.GetTimestamp();
         MultiplexerGeneration generation;
         try
         {
-            generation = await Bounded(GetGenerationAsync(), started, cancellationToken).ConfigureAwait(false);
+            // Connected (the usual case): no deadline task for what is already there.
+            generation = Volatile.Read(ref _current) is { IsCompletedSuccessfully: true } connected
+                ? connected.Result
+                : await Bounded(GetGenerationAsync(), started, cancellationToken).ConfigureAwait(false);
         }
         catch (Exception) when (!cancellationToken.IsCancellationRequested)
         {
