@@ -1,5 +1,4 @@
 using System.Globalization;
-using System.Net;
 using System.Net.Sockets;
 using System.Text;
 using RateLimiting.Redis.Tests.Infrastructure.FaultProxy;
@@ -22,19 +21,13 @@ namespace RateLimiting.Redis.Tests.Infrastructure;
 /// </remarks>
 internal sealed class ProxiedRedisCluster : IAsyncDisposable
 {
-    public const int NodeCount = 6;
+    public const int NodeCount = ClusterScript.NodeCount;
 
     private const string Host = "127.0.0.1";
-    private const int BusPortOffset = 10000;
-    private const int MinBasePort = 20000;
-    private const int MaxBasePort = 29990;
     private const int StartAttempts = 3;
-    private const int PortInUseExitCode = 3; // eng/redis-cluster.sh: a port was taken; retry on others
 
-    private static readonly TimeSpan ScriptTimeout = TimeSpan.FromSeconds(120);
     private static readonly TimeSpan NodeDeadline = TimeSpan.FromSeconds(15);
 
-    private readonly string _repositoryRoot = FindRepositoryRoot();
     private readonly string _dataDirectory = Path.Combine(Path.GetTempPath(), "rl-proxied-" + Guid.NewGuid().ToString("N"));
     private RedisFaultProxy? _proxy;
     private int[] _nodePorts = [];
@@ -87,7 +80,7 @@ internal sealed class ProxiedRedisCluster : IAsyncDisposable
         for (var attempt = 1; attempt <= StartAttempts; attempt++)
         {
             // The proxy forwards to the nodes' ports, which a taken port changes: one proxy per attempt.
-            var basePort = PickFreeBasePort();
+            var basePort = ClusterScript.PickFreeBasePort(ProxyPorts);
             if (_proxy is not null)
             {
                 await _proxy.DisposeAsync();
@@ -120,7 +113,7 @@ internal sealed class ProxiedRedisCluster : IAsyncDisposable
                 failures.AppendLine(CultureInfo.InvariantCulture, $"=== stop after attempt {attempt}: {stop.Output}");
             }
 
-            if (start.ExitCode != PortInUseExitCode || start.TimedOut)
+            if (start.ExitCode != ClusterScript.PortInUseExitCode || start.TimedOut)
             {
                 break;
             }
@@ -232,7 +225,7 @@ internal sealed class ProxiedRedisCluster : IAsyncDisposable
                 await _proxy.DisposeAsync();
             }
 
-            TryDeleteDataDirectory();
+            ClusterScript.TryDeleteDirectory(_dataDirectory);
         }
     }
 
@@ -264,17 +257,7 @@ internal sealed class ProxiedRedisCluster : IAsyncDisposable
     }
 
     private Task<ProcessResult> RunScriptAsync(string command, int basePort, params string[] extraArguments)
-    {
-        string[] arguments =
-        [
-            Path.Combine(_repositoryRoot, "eng", "redis-cluster.sh"),
-            command,
-            "--base-port", basePort.ToString(CultureInfo.InvariantCulture),
-            "--dir", _dataDirectory,
-            .. extraArguments,
-        ];
-        return ExternalProcess.RunAsync("bash", arguments, ScriptTimeout);
-    }
+        => ClusterScript.RunAsync(command, basePort, _dataDirectory, extraArguments);
 
     private void OnProcessExit(object? sender, EventArgs e)
     {
@@ -282,70 +265,8 @@ internal sealed class ProxiedRedisCluster : IAsyncDisposable
         {
             // No async context here, and the process is going away: blocking is what we want.
             RunScriptAsync("stop", _nodePorts[0]).GetAwaiter().GetResult();
-            TryDeleteDataDirectory();
+            ClusterScript.TryDeleteDirectory(_dataDirectory);
         }
     }
 
-    private void TryDeleteDataDirectory()
-    {
-        try
-        {
-            Directory.Delete(_dataDirectory, recursive: true);
-        }
-        catch (DirectoryNotFoundException)
-        {
-        }
-        catch (IOException)
-        {
-            // Left in the temp directory; nothing in it is needed any more.
-        }
-    }
-
-    /// <summary>
-    /// A base port whose six client ports and six bus ports are free now and clear of the proxy's
-    /// ports (which need not be bound yet). Another process can still take one before the nodes
-    /// bind it; StartAsync retries on other ports then.
-    /// </summary>
-    private int PickFreeBasePort()
-    {
-        for (var candidate = 0; candidate < 100; candidate++)
-        {
-            var basePort = Random.Shared.Next(MinBasePort, MaxBasePort + 1);
-            var clientPorts = Enumerable.Range(basePort, NodeCount).ToArray();
-            var ports = clientPorts.Concat(clientPorts.Select(port => port + BusPortOffset)).ToArray();
-            if (!ports.Intersect(ProxyPorts).Any() && ports.All(IsFree))
-            {
-                return basePort;
-            }
-        }
-
-        throw new InvalidOperationException($"No free base port in {MinBasePort}..{MaxBasePort} after 100 tries.");
-    }
-
-    private static bool IsFree(int port)
-    {
-        using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        try
-        {
-            socket.Bind(new IPEndPoint(IPAddress.Loopback, port));
-            return true;
-        }
-        catch (SocketException)
-        {
-            return false;
-        }
-    }
-
-    private static string FindRepositoryRoot()
-    {
-        for (var directory = new DirectoryInfo(AppContext.BaseDirectory); directory is not null; directory = directory.Parent)
-        {
-            if (File.Exists(Path.Combine(directory.FullName, "RateLimiting.sln")))
-            {
-                return directory.FullName;
-            }
-        }
-
-        throw new InvalidOperationException($"No RateLimiting.sln in {AppContext.BaseDirectory} or any folder above it.");
-    }
 }

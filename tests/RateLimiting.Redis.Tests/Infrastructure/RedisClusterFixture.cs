@@ -1,6 +1,4 @@
 using System.Globalization;
-using System.Net;
-using System.Net.Sockets;
 using System.Text;
 using StackExchange.Redis;
 
@@ -14,23 +12,17 @@ namespace RateLimiting.Redis.Tests.Infrastructure;
 /// </summary>
 public sealed class RedisClusterFixture : IAsyncLifetime
 {
-    public const int NodeCount = 6;
+    public const int NodeCount = ClusterScript.NodeCount;
 
     private const string Host = "127.0.0.1";
-    private const int BusPortOffset = 10000;
-    private const int MinBasePort = 20000;
-    private const int MaxBasePort = 29990;
     private const int StartAttempts = 3;
 
     // eng/redis-cluster.sh exits with this when a port is taken, e.g. by a race with another
     // process between our check and the node's bind: worth another try on other ports.
-    private const int PortInUseExitCode = 3;
 
-    private static readonly TimeSpan ScriptTimeout = TimeSpan.FromSeconds(120);
     private static readonly TimeSpan RedisCliTimeout = TimeSpan.FromSeconds(30);
     private static readonly TimeSpan RedisCallTimeout = TimeSpan.FromSeconds(10);
 
-    private readonly string _repositoryRoot = FindRepositoryRoot();
     private readonly string _dataDirectory = Path.Combine(Path.GetTempPath(), "rl-tests-" + Guid.NewGuid().ToString("N"));
     private readonly Lazy<ConnectionMultiplexer> _multiplexer;
     private int[] _ports = [];
@@ -66,7 +58,7 @@ public sealed class RedisClusterFixture : IAsyncLifetime
         var failures = new StringBuilder();
         for (var attempt = 1; attempt <= StartAttempts; attempt++)
         {
-            var basePort = PickFreeBasePort();
+            var basePort = ClusterScript.PickFreeBasePort();
             var start = await RunScriptAsync("start", basePort, "--owner-pid", Environment.ProcessId.ToString(CultureInfo.InvariantCulture)).ConfigureAwait(false);
             if (start.Succeeded)
             {
@@ -84,14 +76,14 @@ public sealed class RedisClusterFixture : IAsyncLifetime
                 failures.AppendLine(CultureInfo.InvariantCulture, $"=== stop after attempt {attempt}: {stop.Output}");
             }
 
-            if (start.ExitCode != PortInUseExitCode || start.TimedOut)
+            if (start.ExitCode != ClusterScript.PortInUseExitCode || start.TimedOut)
             {
                 break;
             }
         }
 
         AppDomain.CurrentDomain.ProcessExit -= OnProcessExit;
-        TryDeleteDataDirectory();
+        ClusterScript.TryDeleteDirectory(_dataDirectory);
         throw new InvalidOperationException(
             $"Could not start a Redis Cluster for the tests (data directory {_dataDirectory}).{Environment.NewLine}{failures}");
     }
@@ -117,7 +109,7 @@ public sealed class RedisClusterFixture : IAsyncLifetime
         }
         finally
         {
-            TryDeleteDataDirectory();
+            ClusterScript.TryDeleteDirectory(_dataDirectory);
         }
     }
 
@@ -205,17 +197,7 @@ public sealed class RedisClusterFixture : IAsyncLifetime
             .ToArray();
 
     private Task<ProcessResult> RunScriptAsync(string command, int basePort, params string[] extraArguments)
-    {
-        string[] arguments =
-        [
-            Path.Combine(_repositoryRoot, "eng", "redis-cluster.sh"),
-            command,
-            "--base-port", basePort.ToString(CultureInfo.InvariantCulture),
-            "--dir", _dataDirectory,
-            .. extraArguments,
-        ];
-        return ExternalProcess.RunAsync("bash", arguments, ScriptTimeout);
-    }
+        => ClusterScript.RunAsync(command, basePort, _dataDirectory, extraArguments);
 
     private void OnProcessExit(object? sender, EventArgs e)
     {
@@ -223,68 +205,8 @@ public sealed class RedisClusterFixture : IAsyncLifetime
         {
             // No async context here, and the process is going away: blocking is what we want.
             RunScriptAsync("stop", BasePort).GetAwaiter().GetResult();
-            TryDeleteDataDirectory();
+            ClusterScript.TryDeleteDirectory(_dataDirectory);
         }
     }
 
-    private void TryDeleteDataDirectory()
-    {
-        try
-        {
-            Directory.Delete(_dataDirectory, recursive: true);
-        }
-        catch (DirectoryNotFoundException)
-        {
-        }
-        catch (IOException)
-        {
-            // Left in the temp directory; nothing in it is needed any more.
-        }
-    }
-
-    /// <summary>
-    /// A base port whose six client ports and six bus ports are free right now. Another process
-    /// can still take one before the nodes bind it; InitializeAsync retries on other ports then.
-    /// </summary>
-    private static int PickFreeBasePort()
-    {
-        for (var candidate = 0; candidate < 100; candidate++)
-        {
-            var basePort = Random.Shared.Next(MinBasePort, MaxBasePort + 1);
-            var clientPorts = Enumerable.Range(basePort, NodeCount);
-            if (clientPorts.Concat(clientPorts.Select(port => port + BusPortOffset)).All(IsFree))
-            {
-                return basePort;
-            }
-        }
-
-        throw new InvalidOperationException($"No free base port in {MinBasePort}..{MaxBasePort} after 100 tries.");
-    }
-
-    private static bool IsFree(int port)
-    {
-        using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        try
-        {
-            socket.Bind(new IPEndPoint(IPAddress.Loopback, port));
-            return true;
-        }
-        catch (SocketException)
-        {
-            return false;
-        }
-    }
-
-    private static string FindRepositoryRoot()
-    {
-        for (var directory = new DirectoryInfo(AppContext.BaseDirectory); directory is not null; directory = directory.Parent)
-        {
-            if (File.Exists(Path.Combine(directory.FullName, "RateLimiting.sln")))
-            {
-                return directory.FullName;
-            }
-        }
-
-        throw new InvalidOperationException($"No RateLimiting.sln in {AppContext.BaseDirectory} or any folder above it.");
-    }
 }

@@ -1,6 +1,4 @@
 using System.Globalization;
-using System.Net;
-using System.Net.Sockets;
 using System.Security.Cryptography;
 using System.Text;
 
@@ -18,24 +16,18 @@ namespace RateLimiting.Redis.Tests.Infrastructure;
 /// </summary>
 public sealed class TlsRedisClusterFixture : IAsyncLifetime
 {
-    public const int NodeCount = 6;
+    public const int NodeCount = ClusterScript.NodeCount;
 
     /// <summary>The name on the servers' certificate.</summary>
     public const string TlsHost = "redis.test";
 
     private const string Host = "127.0.0.1";
-    private const int BusPortOffset = 10000;
-    private const int MinBasePort = 20000;
-    private const int MaxBasePort = 29990;
     private const int StartAttempts = 3;
-    private const int PortInUseExitCode = 3; // eng/redis-cluster.sh: a port was taken; retry on others
 
-    private static readonly TimeSpan ScriptTimeout = TimeSpan.FromSeconds(120);
     private static readonly TimeSpan RedisCliTimeout = TimeSpan.FromSeconds(30);
     private static readonly TimeSpan NodeDeadline = TimeSpan.FromSeconds(15);
     private static readonly TimeSpan ConnectDeadline = TimeSpan.FromSeconds(60);
 
-    private readonly string _repositoryRoot = FindRepositoryRoot();
     private readonly string _dataDirectory = Path.Combine(Path.GetTempPath(), "rl-tls-" + Guid.NewGuid().ToString("N"));
     private int[] _ports = [];
     private int _stopped;
@@ -62,7 +54,7 @@ public sealed class TlsRedisClusterFixture : IAsyncLifetime
         var failures = new StringBuilder();
         for (var attempt = 1; attempt <= StartAttempts; attempt++)
         {
-            var basePort = PickFreeBasePort();
+            var basePort = ClusterScript.PickFreeBasePort();
             var start = await RunScriptAsync(
                 "start",
                 basePort,
@@ -100,14 +92,14 @@ public sealed class TlsRedisClusterFixture : IAsyncLifetime
                 failures.AppendLine(CultureInfo.InvariantCulture, $"=== stop after attempt {attempt}: {stop.Output}");
             }
 
-            if (start.ExitCode != PortInUseExitCode || start.TimedOut)
+            if (start.ExitCode != ClusterScript.PortInUseExitCode || start.TimedOut)
             {
                 break;
             }
         }
 
         AppDomain.CurrentDomain.ProcessExit -= OnProcessExit;
-        TryDeleteDataDirectory();
+        ClusterScript.TryDeleteDirectory(_dataDirectory);
         throw new InvalidOperationException($"Could not start a TLS Redis Cluster for the tests (data directory {_dataDirectory}).{Environment.NewLine}{failures}");
     }
 
@@ -127,7 +119,7 @@ public sealed class TlsRedisClusterFixture : IAsyncLifetime
         }
         finally
         {
-            TryDeleteDataDirectory();
+            ClusterScript.TryDeleteDirectory(_dataDirectory);
         }
     }
 
@@ -264,17 +256,7 @@ public sealed class TlsRedisClusterFixture : IAsyncLifetime
     }
 
     private Task<ProcessResult> RunScriptAsync(string command, int basePort, params string[] extraArguments)
-    {
-        string[] arguments =
-        [
-            Path.Combine(_repositoryRoot, "eng", "redis-cluster.sh"),
-            command,
-            "--base-port", basePort.ToString(CultureInfo.InvariantCulture),
-            "--dir", _dataDirectory,
-            .. extraArguments,
-        ];
-        return ExternalProcess.RunAsync("bash", arguments, ScriptTimeout);
-    }
+        => ClusterScript.RunAsync(command, basePort, _dataDirectory, extraArguments);
 
     private void OnProcessExit(object? sender, EventArgs e)
     {
@@ -282,65 +264,8 @@ public sealed class TlsRedisClusterFixture : IAsyncLifetime
         {
             // No async context here, and the process is going away: blocking is what we want.
             RunScriptAsync("stop", BasePort).GetAwaiter().GetResult();
-            TryDeleteDataDirectory();
+            ClusterScript.TryDeleteDirectory(_dataDirectory);
         }
     }
 
-    private void TryDeleteDataDirectory()
-    {
-        try
-        {
-            Directory.Delete(_dataDirectory, recursive: true);
-        }
-        catch (DirectoryNotFoundException)
-        {
-        }
-        catch (IOException)
-        {
-            // Left in the temp directory; nothing in it is needed any more.
-        }
-    }
-
-    /// <summary>A base port whose six client ports and six bus ports are free right now; InitializeAsync retries if one is taken before the nodes bind it.</summary>
-    private static int PickFreeBasePort()
-    {
-        for (var candidate = 0; candidate < 100; candidate++)
-        {
-            var basePort = Random.Shared.Next(MinBasePort, MaxBasePort + 1);
-            var clientPorts = Enumerable.Range(basePort, NodeCount);
-            if (clientPorts.Concat(clientPorts.Select(port => port + BusPortOffset)).All(IsFree))
-            {
-                return basePort;
-            }
-        }
-
-        throw new InvalidOperationException($"No free base port in {MinBasePort}..{MaxBasePort} after 100 tries.");
-    }
-
-    private static bool IsFree(int port)
-    {
-        using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        try
-        {
-            socket.Bind(new IPEndPoint(IPAddress.Loopback, port));
-            return true;
-        }
-        catch (SocketException)
-        {
-            return false;
-        }
-    }
-
-    private static string FindRepositoryRoot()
-    {
-        for (var directory = new DirectoryInfo(AppContext.BaseDirectory); directory is not null; directory = directory.Parent)
-        {
-            if (File.Exists(Path.Combine(directory.FullName, "RateLimiting.sln")))
-            {
-                return directory.FullName;
-            }
-        }
-
-        throw new InvalidOperationException($"No RateLimiting.sln in {AppContext.BaseDirectory} or any folder above it.");
-    }
 }
