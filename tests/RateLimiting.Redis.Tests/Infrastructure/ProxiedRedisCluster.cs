@@ -13,6 +13,9 @@ namespace RateLimiting.Redis.Tests.Infrastructure;
 /// the proxy forwards to it; so every address a client learns (CLUSTER NODES, MOVED, ASK) is a
 /// proxy port. Administration (<see cref="ExecuteAsync"/>, kill and restart) uses the real ports.
 /// A cluster that cannot start fails the test; it never skips it.
+/// With <c>tls</c>, the nodes are TLS-only and password-protected (<c>--tls --password</c>, as in
+/// <see cref="TlsRedisClusterFixture"/>) and the proxy terminates TLS (<see cref="ProxyTls"/>);
+/// administration then goes through <c>redis-cli --tls</c>.
 /// </summary>
 /// <remarks>
 /// Replicas reach their master at its announced address too, so a fault on a master's proxy port
@@ -33,7 +36,20 @@ internal sealed class ProxiedRedisCluster : IAsyncDisposable
     private int[] _nodePorts = [];
     private int _stopped;
 
-    private ProxiedRedisCluster(IReadOnlyList<int> proxyPorts) => ProxyPorts = proxyPorts;
+    private ProxiedRedisCluster(IReadOnlyList<int> proxyPorts, bool tls)
+    {
+        ProxyPorts = proxyPorts;
+        Password = tls ? Convert.ToHexString(System.Security.Cryptography.RandomNumberGenerator.GetBytes(16)) : null;
+    }
+
+    /// <summary>Whether the nodes are TLS-only (and password-protected).</summary>
+    public bool IsTls => Password is not null;
+
+    /// <summary>The nodes' password, a fresh one per cluster; <see langword="null"/> for a plaintext cluster.</summary>
+    public string? Password { get; }
+
+    /// <summary>The private CA (PEM) of a TLS cluster, once started, for <c>TrustedCaCertificatePath</c>.</summary>
+    public string CaCertificatePath => Path.Combine(_dataDirectory, "tls", "ca.crt");
 
     /// <summary>The proxy in front of the nodes, once started; <see cref="ProxyPorts"/>[k] is its listen port k.</summary>
     public RedisFaultProxy Proxy => _proxy ?? throw new InvalidOperationException("The cluster is not started.");
@@ -44,17 +60,23 @@ internal sealed class ProxiedRedisCluster : IAsyncDisposable
     /// <summary>The nodes' real client ports, once started; node k behind <see cref="ProxyPorts"/>[k].</summary>
     public IReadOnlyList<int> NodePorts => _nodePorts;
 
-    /// <summary>All six proxy endpoints, e.g. <c>127.0.0.1:41000,127.0.0.1:41001,...</c>; known before the cluster starts.</summary>
+    /// <summary>
+    /// All six proxy endpoints, e.g. <c>127.0.0.1:41000,127.0.0.1:41001,...</c>, and for a TLS
+    /// cluster <c>ssl=true,sslHost=redis.test,password=…</c>; known before the cluster starts.
+    /// </summary>
     public string ConfigurationString =>
-        string.Join(',', ProxyPorts.Select(port => Host + ":" + port.ToString(CultureInfo.InvariantCulture)));
+        string.Join(',', ProxyPorts.Select(port => Host + ":" + port.ToString(CultureInfo.InvariantCulture)))
+        + (IsTls ? $",ssl=true,sslHost={TlsRedisClusterFixture.TlsHost},password={Password}" : string.Empty);
 
     /// <summary>Chooses the ports; nothing listens on them until <see cref="StartAsync()"/>.</summary>
-    public static ProxiedRedisCluster Reserve() => new(RedisFaultProxy.FindFreePorts(NodeCount));
+    /// <param name="tls">A TLS-only, password-protected cluster behind a TLS-terminating proxy.</param>
+    public static ProxiedRedisCluster Reserve(bool tls = false) => new(RedisFaultProxy.FindFreePorts(NodeCount), tls);
 
     /// <summary>Reserves ports and starts the proxy and the cluster.</summary>
-    public static async Task<ProxiedRedisCluster> StartNewAsync()
+    /// <param name="tls">A TLS-only, password-protected cluster behind a TLS-terminating proxy.</param>
+    public static async Task<ProxiedRedisCluster> StartNewAsync(bool tls = false)
     {
-        var cluster = Reserve();
+        var cluster = Reserve(tls);
         try
         {
             await cluster.StartAsync();
@@ -86,27 +108,40 @@ internal sealed class ProxiedRedisCluster : IAsyncDisposable
                 await _proxy.DisposeAsync();
             }
 
-            _proxy = new RedisFaultProxy(Enumerable.Range(basePort, NodeCount).ToArray(), ProxyPorts);
+            // The script makes the certificates after the proxy listens: the proxy reads them on its first connection.
+            var tls = IsTls
+                ? new ProxyTls(
+                    Path.Combine(_dataDirectory, "tls", "server.crt"),
+                    Path.Combine(_dataDirectory, "tls", "server.key"),
+                    CaCertificatePath,
+                    TlsRedisClusterFixture.TlsHost,
+                    Password)
+                : null;
+            _proxy = new RedisFaultProxy(Enumerable.Range(basePort, NodeCount).ToArray(), ProxyPorts, tls);
             _proxy.Start();
+            string[] security = IsTls ? ["--tls", "--password", Password!] : [];
             var start = await RunScriptAsync(
                 "start",
                 basePort,
-                "--owner-pid",
-                Environment.ProcessId.ToString(CultureInfo.InvariantCulture),
-                "--announce-ports",
-                string.Join(',', ProxyPorts));
+                [
+                    "--owner-pid",
+                    Environment.ProcessId.ToString(CultureInfo.InvariantCulture),
+                    "--announce-ports",
+                    string.Join(',', ProxyPorts),
+                    .. security,
+                ]);
             if (start.Succeeded)
             {
                 _nodePorts = Enumerable.Range(basePort, NodeCount).ToArray();
                 if (!start.StandardOutput.Trim().StartsWith(ConfigurationString, StringComparison.Ordinal))
                 {
-                    throw new InvalidOperationException($"The script printed '{start.StandardOutput.Trim()}', expected '{ConfigurationString}'.");
+                    throw new InvalidOperationException($"The script printed '{Masked(start.StandardOutput.Trim())}', expected '{Masked(ConfigurationString)}'.");
                 }
 
                 return;
             }
 
-            failures.AppendLine(CultureInfo.InvariantCulture, $"=== attempt {attempt}: eng/redis-cluster.sh start --base-port {basePort}, {start.Output}");
+            failures.AppendLine(CultureInfo.InvariantCulture, $"=== attempt {attempt}: eng/redis-cluster.sh start --base-port {basePort}, {Masked(start.Output)}");
             var stop = await RunScriptAsync("stop", basePort);
             if (!stop.Succeeded)
             {
@@ -142,9 +177,14 @@ internal sealed class ProxiedRedisCluster : IAsyncDisposable
         return index => Array.IndexOf(indexes, index) is var at and >= 0 ? indexes[(at + 1) % indexes.Length] : index;
     }
 
-    /// <summary>Sends one command straight to the node behind <paramref name="proxyPort"/>, past the proxy; an error reply throws.</summary>
+    /// <summary>Sends one command straight to the node behind <paramref name="proxyPort"/>, past the proxy; an error reply throws. Plaintext clusters only.</summary>
     public async Task<object?> ExecuteAsync(int proxyPort, params string[] args)
     {
+        if (IsTls)
+        {
+            throw new NotSupportedException("RespConnection speaks plaintext only; a TLS cluster is administered with redis-cli (see NodesAsync).");
+        }
+
         await using var connection = await RespConnection.ConnectAsync(NodePortOf(proxyPort));
         return await connection.ExecuteAsync(args);
     }
@@ -157,7 +197,10 @@ internal sealed class ProxiedRedisCluster : IAsyncDisposable
         {
             try
             {
-                return ClusterNodeInfo.ParseAll((string)(await ExecuteAsync(proxyPort, "CLUSTER", "NODES"))!);
+                var nodes = IsTls
+                    ? await RedisCliAsync(NodePortOf(proxyPort), "CLUSTER", "NODES")
+                    : (string)(await ExecuteAsync(proxyPort, "CLUSTER", "NODES"))!;
+                return ClusterNodeInfo.ParseAll(nodes);
             }
             catch (Exception ex) when (ex is SocketException or IOException or InvalidOperationException or OperationCanceledException)
             {
@@ -243,10 +286,15 @@ internal sealed class ProxiedRedisCluster : IAsyncDisposable
         }
     }
 
-    private static async Task<bool> AnswersPingAsync(int nodePort)
+    private async Task<bool> AnswersPingAsync(int nodePort)
     {
         try
         {
+            if (IsTls)
+            {
+                return (await RedisCliAsync(nodePort, "PING")).Trim() == "PONG";
+            }
+
             await using var connection = await RespConnection.ConnectAsync(nodePort);
             return await connection.ExecuteAsync("PING") is "PONG";
         }
@@ -255,6 +303,26 @@ internal sealed class ProxiedRedisCluster : IAsyncDisposable
             return false; // not listening yet, or still loading
         }
     }
+
+    /// <summary>Runs <c>redis-cli --tls … -p nodePort args</c> past the proxy; returns stdout, throws if the command fails or replies with an error.</summary>
+    private async Task<string> RedisCliAsync(int nodePort, params string[] args)
+    {
+        // -e: exit non-zero on an error reply. The password is this cluster's throw-away one.
+        string[] arguments =
+        [
+            "-e", "--tls", "--cacert", CaCertificatePath, "--sni", TlsRedisClusterFixture.TlsHost, "--no-auth-warning", "-a", Password!,
+            "-h", Host, "-p", nodePort.ToString(CultureInfo.InvariantCulture), .. args,
+        ];
+        var result = await ExternalProcess.RunAsync("redis-cli", arguments, NodeDeadline);
+        if (!result.Succeeded)
+        {
+            throw new InvalidOperationException($"redis-cli -p {nodePort} {string.Join(' ', args)} failed: {Masked(result.Output)}");
+        }
+
+        return result.StandardOutput;
+    }
+
+    private string Masked(string text) => Password is null ? text : text.Replace(Password, "***", StringComparison.Ordinal);
 
     private Task<ProcessResult> RunScriptAsync(string command, int basePort, params string[] extraArguments)
         => ClusterScript.RunAsync(command, basePort, _dataDirectory, extraArguments);

@@ -76,17 +76,24 @@ internal sealed class ResilienceScenario : IAsyncDisposable
     /// <param name="window">The policy's window; by default short, so that hammered windows stay small in Redis.</param>
     /// <param name="configure">Adjusts <see cref="ShortOptions"/>.</param>
     /// <param name="startCluster">False to reserve the cluster's ports only: nothing listens until <see cref="ProxiedRedisCluster.StartAsync()"/>.</param>
+    /// <param name="tls">A TLS-only, password-protected cluster behind a TLS-terminating proxy; the store trusts its CA.</param>
     public static async Task<ResilienceScenario> CreateAsync(
         FailureMode failureMode,
         int permitLimit = 1_000_000,
         TimeSpan? window = null,
         Action<RedisStoreOptions>? configure = null,
-        bool startCluster = true)
+        bool startCluster = true,
+        bool tls = false)
     {
-        var cluster = startCluster ? await ProxiedRedisCluster.StartNewAsync() : ProxiedRedisCluster.Reserve();
+        var cluster = startCluster ? await ProxiedRedisCluster.StartNewAsync(tls) : ProxiedRedisCluster.Reserve(tls);
         try
         {
             var storeOptions = ShortOptions(cluster.ConfigurationString);
+            if (tls)
+            {
+                storeOptions.TrustedCaCertificatePath = cluster.CaCertificatePath;
+            }
+
             configure?.Invoke(storeOptions);
             var policyOptions = new SlidingWindowPolicyOptions
             {

@@ -105,7 +105,7 @@ public sealed class MovedLoopTests : IAsyncLifetime
         Assert.All(lastSweep, outcome => Assert.Equal("MOVED", outcome));
     }
 
-    private static async Task<List<(TimeSpan At, string Outcome)>> ObserveAsync(IDatabase database, string[] keys, long since, CancellationToken stop)
+    internal static async Task<List<(TimeSpan At, string Outcome)>> ObserveAsync(IDatabase database, string[] keys, long since, CancellationToken stop)
     {
         var outcomes = new List<(TimeSpan, string)>();
         while (!stop.IsCancellationRequested)
@@ -129,7 +129,7 @@ public sealed class MovedLoopTests : IAsyncLifetime
     }
 
     /// <summary>One GET per key: <c>ok</c>, the first word of a server error (<c>MOVED</c>), or the exception's type.</summary>
-    private static async Task<string[]> SweepAsync(IDatabase database, string[] keys)
+    internal static async Task<string[]> SweepAsync(IDatabase database, string[] keys)
     {
         var outcomes = new string[keys.Length];
         for (var i = 0; i < keys.Length; i++)

@@ -12,6 +12,8 @@ namespace RateLimiting.Redis.Tests.Infrastructure.FaultProxy;
 /// Pumps: one client-to-upstream loop for the life of the connection (<see cref="RunAsync"/>),
 /// and one upstream-to-client loop per route. Every pump catches its own exceptions; a failure of
 /// the client or of the current route closes the pair, a failure of a replaced route does not.
+/// With <see cref="ProxyTls"/>, both sides are TLS streams the proxy terminates, and every route
+/// but the first authenticates itself (the client did so on its first route only).
 /// </remarks>
 internal sealed class ProxyConnection
 {
@@ -20,6 +22,11 @@ internal sealed class ProxyConnection
 
     private readonly Socket _client;
     private readonly IReadOnlyList<IPEndPoint> _upstreams;
+    private readonly ProxyTls? _tls;
+    private readonly NetworkStream _clientNetwork;
+
+    // The stream client bytes come from and replies go to: the socket's, or TLS on it once the handshake is done.
+    private readonly TaskCompletionSource<Stream> _clientStream = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly CancellationTokenSource _lifetime = new();
 
     // Serializes writes to the client: an old and a new route may both be delivering during a swap.
@@ -32,9 +39,16 @@ internal sealed class ProxyConnection
     private volatile bool _blackHoled;
     private bool _closed; // guarded by _sync
 
-    public ProxyConnection(Socket client, int listenIndex, IReadOnlyList<IPEndPoint> upstreams)
+    public ProxyConnection(Socket client, int listenIndex, IReadOnlyList<IPEndPoint> upstreams, ProxyTls? tls = null)
     {
         _client = client;
+        _clientNetwork = new NetworkStream(client, ownsSocket: true);
+        _tls = tls;
+        if (tls is null)
+        {
+            _clientStream.SetResult(_clientNetwork);
+        }
+
         try
         {
             _client.NoDelay = true;
@@ -70,7 +84,7 @@ internal sealed class ProxyConnection
             }
 
             old = _route;
-            var route = new UpstreamRoute(upstreamIndex, _upstreams[upstreamIndex]);
+            var route = new UpstreamRoute(upstreamIndex, _upstreams[upstreamIndex], authenticate: old is not null);
             Volatile.Write(ref _route, route);
             _routePumps.Add(Task.Run(() => PumpUpstreamAsync(route)));
         }
@@ -105,6 +119,7 @@ internal sealed class ProxyConnection
             // A cancellation callback threw; the sockets below are closed regardless.
         }
 
+        _clientStream.TrySetCanceled(); // a TLS handshake that never finished: no reply waits for it
         _client.Dispose();
         route?.Close();
     }
@@ -115,9 +130,21 @@ internal sealed class ProxyConnection
         var buffer = new byte[BufferSize];
         try
         {
+            if (_tls is not null)
+            {
+                using var handshake = CancellationTokenSource.CreateLinkedTokenSource(_lifetime.Token);
+                handshake.CancelAfter(ConnectTimeout);
+                var tls = await _tls.AuthenticateClientAsync(_clientNetwork, handshake.Token).ConfigureAwait(false);
+                if (!_clientStream.TrySetResult(tls))
+                {
+                    await tls.DisposeAsync().ConfigureAwait(false); // closed meanwhile
+                }
+            }
+
+            var client = await _clientStream.Task.ConfigureAwait(false);
             while (true)
             {
-                var read = await _client.ReceiveAsync(buffer, SocketFlags.None, _lifetime.Token).ConfigureAwait(false);
+                var read = await client.ReadAsync(buffer, _lifetime.Token).ConfigureAwait(false);
                 if (read == 0)
                 {
                     break;
@@ -151,6 +178,11 @@ internal sealed class ProxyConnection
         }
 
         await Task.WhenAll(pumps).ConfigureAwait(false); // route pumps never fault
+        if (_clientStream.Task.IsCompletedSuccessfully)
+        {
+            await _clientStream.Task.Result.DisposeAsync().ConfigureAwait(false);
+        }
+
         _lifetime.Dispose();
     }
 
@@ -169,10 +201,10 @@ internal sealed class ProxyConnection
             {
                 try
                 {
-                    await SendAllAsync(route.Socket, data).ConfigureAwait(false);
+                    await route.Stream!.WriteAsync(data, _lifetime.Token).ConfigureAwait(false);
                     return true;
                 }
-                catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
+                catch (Exception ex) when (ex is SocketException or ObjectDisposedException or IOException)
                 {
                     // Fall through: a route replaced mid-send is retried on its successor.
                 }
@@ -189,17 +221,25 @@ internal sealed class ProxyConnection
     {
         try
         {
+            Stream stream;
             using (var connect = CancellationTokenSource.CreateLinkedTokenSource(_lifetime.Token))
             {
                 connect.CancelAfter(ConnectTimeout);
                 await route.Socket.ConnectAsync(route.EndPoint, connect.Token).ConfigureAwait(false);
+                stream = new NetworkStream(route.Socket, ownsSocket: true);
+                if (_tls is not null)
+                {
+                    stream = await _tls.AuthenticateUpstreamAsync(stream, route.Authenticate, connect.Token).ConfigureAwait(false);
+                }
+
+                route.Stream = stream;
             }
 
             route.MarkConnected();
             var buffer = new byte[BufferSize];
             while (true)
             {
-                var read = await route.Socket.ReceiveAsync(buffer, SocketFlags.None, _lifetime.Token).ConfigureAwait(false);
+                var read = await stream.ReadAsync(buffer, _lifetime.Token).ConfigureAwait(false);
                 if (read == 0)
                 {
                     break;
@@ -235,21 +275,13 @@ internal sealed class ProxyConnection
             // Replies of a replaced route, or of a black-holed connection, never reach the client.
             if (ReferenceEquals(Volatile.Read(ref _route), route) && !_blackHoled)
             {
-                await SendAllAsync(_client, data).ConfigureAwait(false);
+                var client = await _clientStream.Task.ConfigureAwait(false);
+                await client.WriteAsync(data, _lifetime.Token).ConfigureAwait(false);
             }
         }
         finally
         {
             _clientWriteGate.Release();
-        }
-    }
-
-    private async Task SendAllAsync(Socket socket, ReadOnlyMemory<byte> data)
-    {
-        while (!data.IsEmpty)
-        {
-            var sent = await socket.SendAsync(data, SocketFlags.None, _lifetime.Token).ConfigureAwait(false);
-            data = data[sent..];
         }
     }
 }

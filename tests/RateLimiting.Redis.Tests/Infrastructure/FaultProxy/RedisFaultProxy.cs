@@ -22,6 +22,11 @@ namespace RateLimiting.Redis.Tests.Infrastructure.FaultProxy;
 /// replies with the wrong commands. That is why <see cref="Restore"/> closes every connection it
 /// does not leave in its normal state, so that clients reconnect with a clean stream.
 /// </para>
+/// <para>
+/// With a <see cref="ProxyTls"/>, for TLS-only nodes, the proxy terminates TLS on both sides (a
+/// TLS session cannot be re-pointed to another node) and authenticates every route it opens for
+/// a re-pointed connection; it still knows nothing of RESP beyond that one <c>AUTH</c>.
+/// </para>
 /// <para>All members are thread-safe; modes can be switched at any time, before or after <see cref="Start"/>.</para>
 /// </remarks>
 public sealed class RedisFaultProxy : IAsyncDisposable
@@ -29,6 +34,7 @@ public sealed class RedisFaultProxy : IAsyncDisposable
     private const int ListenBacklog = 512;
 
     private readonly IPEndPoint[] _upstreams;
+    private readonly ProxyTls? _tls;
     private readonly int[] _listenPorts;
     private readonly bool[] _blackHoled; // per listen port index, guarded by _sync
     private readonly Lock _sync = new();
@@ -46,7 +52,11 @@ public sealed class RedisFaultProxy : IAsyncDisposable
     /// <summary>Creates a proxy; nothing listens until <see cref="Start"/>.</summary>
     /// <param name="upstreamPorts">The ports of the real nodes on 127.0.0.1.</param>
     /// <param name="listenPorts">The ports to listen on, on 127.0.0.1: <paramref name="listenPorts"/>[k] forwards to <paramref name="upstreamPorts"/>[k].</param>
-    public RedisFaultProxy(IReadOnlyList<int> upstreamPorts, IReadOnlyList<int> listenPorts)
+    /// <param name="tls">
+    /// <see langword="null"/> (the default): a byte-level TCP proxy. Otherwise the proxy terminates
+    /// TLS on both sides, for TLS-only nodes; see <see cref="ProxyTls"/>.
+    /// </param>
+    public RedisFaultProxy(IReadOnlyList<int> upstreamPorts, IReadOnlyList<int> listenPorts, ProxyTls? tls = null)
     {
         ArgumentNullException.ThrowIfNull(upstreamPorts);
         ArgumentNullException.ThrowIfNull(listenPorts);
@@ -76,6 +86,7 @@ public sealed class RedisFaultProxy : IAsyncDisposable
         }
 
         _upstreams = [.. upstreamPorts.Select(port => new IPEndPoint(IPAddress.Loopback, port))];
+        _tls = tls;
         _listenPorts = [.. listenPorts];
         _blackHoled = new bool[_listenPorts.Length];
         _misroute = DefaultMisroute(_listenPorts.Length);
@@ -404,7 +415,7 @@ public sealed class RedisFaultProxy : IAsyncDisposable
                 return;
             }
 
-            var connection = new ProxyConnection(client, index, _upstreams);
+            var connection = new ProxyConnection(client, index, _upstreams, _tls);
             if (_blackHoled[index])
             {
                 connection.BlackHole();

@@ -8,9 +8,12 @@ internal sealed class UpstreamRoute
 {
     private readonly TaskCompletionSource<bool> _connected = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
-    public UpstreamRoute(int upstreamIndex, IPEndPoint endPoint)
+    private volatile Stream? _stream;
+
+    public UpstreamRoute(int upstreamIndex, IPEndPoint endPoint, bool authenticate = false)
     {
         UpstreamIndex = upstreamIndex;
+        Authenticate = authenticate;
         EndPoint = endPoint;
         Socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
     }
@@ -20,6 +23,16 @@ internal sealed class UpstreamRoute
     public IPEndPoint EndPoint { get; }
 
     public Socket Socket { get; }
+
+    /// <summary>Whether the proxy authenticates this route itself (with <see cref="ProxyTls.Password"/>): a re-pointed connection's.</summary>
+    public bool Authenticate { get; }
+
+    /// <summary>The stream over <see cref="Socket"/> (TLS with <see cref="ProxyTls"/>); set before <see cref="MarkConnected"/>.</summary>
+    public Stream? Stream
+    {
+        get => _stream;
+        set => _stream = value;
+    }
 
     /// <summary>Completes with <see langword="true"/> once connected, <see langword="false"/> if the route ended first.</summary>
     public Task<bool> Connected => _connected.Task;
@@ -33,5 +46,6 @@ internal sealed class UpstreamRoute
     {
         MarkEnded();
         Socket.Dispose();
+        _stream?.Dispose();
     }
 }
