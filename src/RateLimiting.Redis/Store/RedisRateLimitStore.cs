@@ -16,7 +16,6 @@ public sealed class RedisRateLimitStore : IRateLimitStore, IAsyncDisposable
     private static readonly RedisScript Script = RedisScript.FromResource("RateLimiting.Redis.sliding-window.lua");
 
     private readonly RedisConnection _connection;
-    private readonly RedisConnectionDiagnostics _diagnostics;
     private readonly RedisKeyLayout _keys;
     private readonly NodaTime.IClock? _clock;
 
@@ -31,9 +30,7 @@ public sealed class RedisRateLimitStore : IRateLimitStore, IAsyncDisposable
             throw new ArgumentException($"Set {nameof(RedisStoreOptions.Configuration)} or {nameof(RedisStoreOptions.ConnectionFactory)}.", nameof(options));
         }
 
-        var logger = (loggerFactory ?? NullLoggerFactory.Instance).CreateLogger<RedisRateLimitStore>();
-        _connection = new RedisConnection(options, logger);
-        _diagnostics = new RedisConnectionDiagnostics(options, logger);
+        _connection = new RedisConnection(options, (loggerFactory ?? NullLoggerFactory.Instance).CreateLogger<RedisRateLimitStore>());
         _keys = new RedisKeyLayout(options.KeyPrefix);
         _clock = options.Clock;
     }
@@ -65,22 +62,9 @@ public sealed class RedisRateLimitStore : IRateLimitStore, IAsyncDisposable
         request.Validate();
         var (entries, totals) = _keys.For(request.Policy, request.Partition);
         var windowMicroseconds = request.Window.Ticks / TimeSpan.TicksPerMicrosecond;
-        long[] reply;
-        try
-        {
-            reply = await (_clock is null
-                ? _connection.EvaluateAsync(Script, [entries, totals], [request.PermitLimit, windowMicroseconds, request.Cost], cancellationToken)
-                : _connection.EvaluateAsync(Script, [entries, totals], [request.PermitLimit, windowMicroseconds, request.Cost, _clock.GetCurrentInstant().ToUnixTimeTicks() / TimeSpan.TicksPerMicrosecond], cancellationToken)).ConfigureAwait(false);
-        }
-        catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
-        {
-            // A set-up mistake (password, certificate, TLS) gets a log event naming it; the caller
-            // still sees the failure and answers with the policy's failure mode.
-            _diagnostics.OnFailure(ex, _connection.Current?.Multiplexer);
-            throw;
-        }
-
-        _diagnostics.OnSuccess(_connection.Current?.Multiplexer);
+        var reply = await (_clock is null
+            ? _connection.EvaluateAsync(Script, [entries, totals], [request.PermitLimit, windowMicroseconds, request.Cost], cancellationToken)
+            : _connection.EvaluateAsync(Script, [entries, totals], [request.PermitLimit, windowMicroseconds, request.Cost, _clock.GetCurrentInstant().ToUnixTimeTicks() / TimeSpan.TicksPerMicrosecond], cancellationToken)).ConfigureAwait(false);
         return new RateLimitDecision(
             reason: (RateLimitRejectReason)reply[0],
             limit: request.PermitLimit,

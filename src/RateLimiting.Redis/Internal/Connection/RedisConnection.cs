@@ -23,6 +23,7 @@ internal sealed partial class RedisConnection : IAsyncDisposable
     private readonly ILogger _logger;
     private readonly TimeProvider _time;
     private readonly FaultDetector _faults;
+    private readonly RedisConnectionDiagnostics _diagnostics;
     private readonly object _gate = new();
     private readonly List<Task> _closing = [];
     private Task<MultiplexerGeneration>? _current;
@@ -40,6 +41,7 @@ internal sealed partial class RedisConnection : IAsyncDisposable
         _logger = logger;
         _time = time ?? TimeProvider.System;
         _faults = new FaultDetector(options.Resilience, _time);
+        _diagnostics = new RedisConnectionDiagnostics(options, logger, _time);
     }
 
     /// <summary>Raised after a stuck multiplexer was replaced, with the reason (<c>moved_loop</c>, <c>persistent_connection_errors</c>, <c>persistent_timeouts</c>).</summary>
@@ -97,10 +99,11 @@ internal sealed partial class RedisConnection : IAsyncDisposable
                 ? connected.Result
                 : await Bounded(GetGenerationAsync(), started, cancellationToken).ConfigureAwait(false);
         }
-        catch (Exception) when (!cancellationToken.IsCancellationRequested)
+        catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
         {
             // Still connecting (or the factory failed): a failure for health, nothing to replace yet.
             MarkFailure();
+            _diagnostics.OnFailure(ex, Current?.Multiplexer);
             throw;
         }
 
@@ -119,6 +122,7 @@ internal sealed partial class RedisConnection : IAsyncDisposable
                     var result = await Bounded(call, started, cancellationToken).ConfigureAwait(false);
                     _faults.RecordSuccess();
                     Volatile.Write(ref _lastSuccess, _time.GetTimestamp());
+                    _diagnostics.OnSuccess(generation.Multiplexer);
                     return (long[])result!;
                 }
                 catch (RedisServerException ex) when (!sendSource && ex.Message.StartsWith("NOSCRIPT", StringComparison.Ordinal))
@@ -136,6 +140,9 @@ internal sealed partial class RedisConnection : IAsyncDisposable
         catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
         {
             OnFault(generation, Classify(ex, generation));
+
+            // A set-up mistake (password, certificate, TLS) gets one log event naming it.
+            _diagnostics.OnFailure(ex, generation.Multiplexer);
             throw;
         }
         finally

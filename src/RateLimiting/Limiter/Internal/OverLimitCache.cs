@@ -17,8 +17,6 @@ internal sealed class OverLimitCache
 
     private readonly ConcurrentDictionary<string, Entry> _entries = new(StringComparer.Ordinal);
 
-    public int Count => _entries.Count;
-
     public bool TryReject(string partition, int cost, int limit, TimeSpan window, out RateLimitDecision decision)
     {
         decision = default;
