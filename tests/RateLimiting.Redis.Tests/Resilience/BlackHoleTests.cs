@@ -10,7 +10,7 @@ namespace RateLimiting.Redis.Tests.Resilience;
 /// ends its decisions and the failure mode answers them, while the other masters keep deciding.
 /// </summary>
 [Collection(DestructiveClusterCollection.Name)]
-public sealed class BlackHoleTests : IAsyncLifetime
+public sealed class BlackHoleTests : ResilienceScenarioTests
 {
     private const int Callers = 50;
     private static readonly TimeSpan CallerPause = TimeSpan.FromMilliseconds(1);
@@ -18,22 +18,13 @@ public sealed class BlackHoleTests : IAsyncLifetime
     private static readonly TimeSpan RecoveryDeadline = TimeSpan.FromSeconds(30);
     private static readonly TimeSpan Generous = TimeSpan.FromSeconds(15);
 
-    private readonly ITestOutputHelper _output;
-    private ResilienceScenario? _scenario;
 
-    public BlackHoleTests(ITestOutputHelper output) => _output = output;
-
-    private ResilienceScenario Scenario => _scenario!;
-
-    public async Task InitializeAsync() => _scenario = await ResilienceScenario.CreateAsync(FailureMode.FailOpen);
-
-    public async Task DisposeAsync()
+    public BlackHoleTests(ITestOutputHelper output)
+        : base(output)
     {
-        if (_scenario is not null)
-        {
-            await _scenario.DisposeAsync();
-        }
     }
+
+    private protected override Task<ResilienceScenario> CreateScenarioAsync() => ResilienceScenario.CreateAsync(FailureMode.FailOpen);
 
     [Fact]
     public async Task Store_MasterBlackHoled_ItsDecisionsAnsweredByFailureModeOthersStayOnRedisUntilRestored()
@@ -69,7 +60,7 @@ public sealed class BlackHoleTests : IAsyncLifetime
             .ToArray();
         var onOthers = duringFault.Where(r => !victimPartitions.Contains(r.Partition)).ToArray();
         var victimLatencies = onVictim.Select(r => r.Latency).ToArray();
-        _output.WriteLine(ScenarioFigures.Line(
+        Output.WriteLine(ScenarioFigures.Line(
             "black_hole",
             ("recover_ms", recovered),
             ("failure_mode_decisions", onVictim.Count(r => r.ByFailureMode)),

@@ -12,7 +12,7 @@ namespace RateLimiting.Redis.Tests.Resilience;
 /// the failure mode answers them too. The killed node then rejoins as a replica, unnoticed by callers.
 /// </summary>
 [Collection(DestructiveClusterCollection.Name)]
-public sealed class FailoverTests : IAsyncLifetime
+public sealed class FailoverTests : ResilienceScenarioTests
 {
     private const int Callers = 20;
     private static readonly TimeSpan CallerPause = TimeSpan.FromMilliseconds(2);
@@ -22,22 +22,13 @@ public sealed class FailoverTests : IAsyncLifetime
     private static readonly TimeSpan RecoveryDeadline = TimeSpan.FromSeconds(60);
     private static readonly TimeSpan Generous = TimeSpan.FromSeconds(15);
 
-    private readonly ITestOutputHelper _output;
-    private ResilienceScenario? _scenario;
 
-    public FailoverTests(ITestOutputHelper output) => _output = output;
-
-    private ResilienceScenario Scenario => _scenario!;
-
-    public async Task InitializeAsync() => _scenario = await ResilienceScenario.CreateAsync(FailureMode.LocalFallback);
-
-    public async Task DisposeAsync()
+    public FailoverTests(ITestOutputHelper output)
+        : base(output)
     {
-        if (_scenario is not null)
-        {
-            await _scenario.DisposeAsync();
-        }
     }
+
+    private protected override Task<ResilienceScenario> CreateScenarioAsync() => ResilienceScenario.CreateAsync(FailureMode.LocalFallback);
 
     [Fact]
     public async Task Store_MasterKilledAndReplicaPromoted_FailureModeCoversTheGapThenRedisDecidesAgain()
@@ -86,7 +77,7 @@ public sealed class FailoverTests : IAsyncLifetime
         var victimSet = victimPartitions.ToHashSet();
         var victimFailureMode = afterKill.Count(r => victimSet.Contains(r.Partition) && r.ByFailureMode);
         var othersFailureMode = afterKill.Count(r => !victimSet.Contains(r.Partition) && r.ByFailureMode);
-        _output.WriteLine(ScenarioFigures.Line(
+        Output.WriteLine(ScenarioFigures.Line(
             "failover",
             ("promoted_ms", promoted),
             ("recover_ms", recovered),

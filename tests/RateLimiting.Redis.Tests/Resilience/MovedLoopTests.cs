@@ -13,7 +13,7 @@ namespace RateLimiting.Redis.Tests.Resilience;
 /// the multiplexer, once.
 /// </summary>
 [Collection(DestructiveClusterCollection.Name)]
-public sealed class MovedLoopTests : IAsyncLifetime
+public sealed class MovedLoopTests : ResilienceScenarioTests
 {
     private const int Callers = 50;
     private static readonly TimeSpan CallerPause = TimeSpan.FromMilliseconds(1);
@@ -21,22 +21,13 @@ public sealed class MovedLoopTests : IAsyncLifetime
     private static readonly TimeSpan RecoveryDeadline = TimeSpan.FromSeconds(30);
     private static readonly TimeSpan Generous = TimeSpan.FromSeconds(15);
 
-    private readonly ITestOutputHelper _output;
-    private ResilienceScenario? _scenario;
 
-    public MovedLoopTests(ITestOutputHelper output) => _output = output;
-
-    private ResilienceScenario Scenario => _scenario!;
-
-    public async Task InitializeAsync() => _scenario = await ResilienceScenario.CreateAsync(FailureMode.FailOpen);
-
-    public async Task DisposeAsync()
+    public MovedLoopTests(ITestOutputHelper output)
+        : base(output)
     {
-        if (_scenario is not null)
-        {
-            await _scenario.DisposeAsync();
-        }
     }
+
+    private protected override Task<ResilienceScenario> CreateScenarioAsync() => ResilienceScenario.CreateAsync(FailureMode.FailOpen);
 
     [Fact]
     public async Task Store_MovedLoopOnExistingConnections_OneReconnectRestoresRedisDecisions()
@@ -79,7 +70,7 @@ public sealed class MovedLoopTests : IAsyncLifetime
         var afterFault = records.Where(r => r.StartedAt >= faultAt).ToArray();
         var failureMode = afterFault.Count(r => r.ByFailureMode);
         var recoveredAt = faultAt + (long)(recovered.TotalSeconds * Stopwatch.Frequency);
-        _output.WriteLine(ScenarioFigures.Line(
+        Output.WriteLine(ScenarioFigures.Line(
             "moved_loop",
             ("recover_ms", recovered),
             ("failure_mode_decisions", failureMode),

@@ -12,7 +12,7 @@ namespace RateLimiting.Redis.Tests.Resilience;
 /// recover once the network is repaired.
 /// </summary>
 [Collection(DestructiveClusterCollection.Name)]
-public sealed class PermanentMisrouteTests : IAsyncLifetime
+public sealed class PermanentMisrouteTests : ResilienceScenarioTests
 {
     private const int Callers = 50;
     private static readonly TimeSpan CallerPause = TimeSpan.FromMilliseconds(1);
@@ -20,22 +20,13 @@ public sealed class PermanentMisrouteTests : IAsyncLifetime
     private static readonly TimeSpan RecoveryDeadline = TimeSpan.FromSeconds(30);
     private static readonly TimeSpan Generous = TimeSpan.FromSeconds(15);
 
-    private readonly ITestOutputHelper _output;
-    private ResilienceScenario? _scenario;
 
-    public PermanentMisrouteTests(ITestOutputHelper output) => _output = output;
-
-    private ResilienceScenario Scenario => _scenario!;
-
-    public async Task InitializeAsync() => _scenario = await ResilienceScenario.CreateAsync(FailureMode.FailClosed);
-
-    public async Task DisposeAsync()
+    public PermanentMisrouteTests(ITestOutputHelper output)
+        : base(output)
     {
-        if (_scenario is not null)
-        {
-            await _scenario.DisposeAsync();
-        }
     }
+
+    private protected override Task<ResilienceScenario> CreateScenarioAsync() => ResilienceScenario.CreateAsync(FailureMode.FailClosed);
 
     [Fact]
     public async Task Store_MisrouteOfEveryConnectionPersists_ReconnectsStayPacedAndFailureModeAnswersUntilRepaired()
@@ -68,7 +59,7 @@ public sealed class PermanentMisrouteTests : IAsyncLifetime
         var duringFault = records.Where(r => r.StartedAt > faultAt && r.StartedAt < repairedAt).ToArray();
         var failureMode = duringFault.Count(r => r.ByFailureMode);
         var allowed = MostReconnectsIn(Observation, Scenario.StoreOptions.Resilience);
-        _output.WriteLine(ScenarioFigures.Line(
+        Output.WriteLine(ScenarioFigures.Line(
             "permanent_misroute",
             ("recover_ms", recovered),
             ("failure_mode_decisions", failureMode),

@@ -13,7 +13,7 @@ namespace RateLimiting.Redis.Tests.Resilience;
 /// failed decision, without reconnecting, and without losing or doubling an admission.
 /// </summary>
 [Collection(DestructiveClusterCollection.Name)]
-public sealed class ReshardingTests : IAsyncLifetime
+public sealed class ReshardingTests : ResilienceScenarioTests
 {
     private const int Callers = 50;
     private const int Partitions = 4;
@@ -23,28 +23,19 @@ public sealed class ReshardingTests : IAsyncLifetime
     private static readonly TimeSpan CallerPause = TimeSpan.FromMilliseconds(1);
     private static readonly TimeSpan Generous = TimeSpan.FromSeconds(15);
 
-    private readonly ITestOutputHelper _output;
-    private ResilienceScenario? _scenario;
 
-    public ReshardingTests(ITestOutputHelper output) => _output = output;
-
-    private ResilienceScenario Scenario => _scenario!;
+    public ReshardingTests(ITestOutputHelper output)
+        : base(output)
+    {
+    }
 
     // The deadline is not under test here: the migration holds windows split until a caller meets
     // them, and a retried TRYAGAIN must not become a failure because a busy 2-core machine is slow.
-    public async Task InitializeAsync() => _scenario = await ResilienceScenario.CreateAsync(
+    private protected override Task<ResilienceScenario> CreateScenarioAsync() => ResilienceScenario.CreateAsync(
         FailureMode.FailClosed,
         Limit,
         Window,
         options => options.OperationTimeout = TimeSpan.FromSeconds(1));
-
-    public async Task DisposeAsync()
-    {
-        if (_scenario is not null)
-        {
-            await _scenario.DisposeAsync();
-        }
-    }
 
     [Fact]
     public async Task Store_SlotMigratedUnderTraffic_NoDecisionFailsNoReconnectAndTheQuotaStaysExact()
@@ -115,7 +106,7 @@ public sealed class ReshardingTests : IAsyncLifetime
         var duringMigration = records.Count(r => r.StartedAt >= migrationStartedAt && r.StartedAt <= migrationEndedAt);
         var keysOnTarget = await cluster.ExecuteAsync(target.Port, "CLUSTER", "COUNTKEYSINSLOT", slotText);
         var keysOnSource = await cluster.ExecuteAsync(source.Port, "CLUSTER", "COUNTKEYSINSLOT", slotText);
-        _output.WriteLine(ScenarioFigures.Line(
+        Output.WriteLine(ScenarioFigures.Line(
             "resharding",
             ("migration_ms", migration),
             ("batches", batches.Length),

@@ -9,29 +9,20 @@ namespace RateLimiting.Redis.Tests.Resilience;
 /// later: the failure mode answers until then, and Redis decides once it is up, with no restart.
 /// </summary>
 [Collection(DestructiveClusterCollection.Name)]
-public sealed class StartupOutageTests : IAsyncLifetime
+public sealed class StartupOutageTests : ResilienceScenarioTests
 {
     private const int Callers = 20;
     private static readonly TimeSpan CallerPause = TimeSpan.FromMilliseconds(2);
     private static readonly TimeSpan RecoveryDeadline = TimeSpan.FromSeconds(60);
     private static readonly TimeSpan Generous = TimeSpan.FromSeconds(15);
 
-    private readonly ITestOutputHelper _output;
-    private ResilienceScenario? _scenario;
 
-    public StartupOutageTests(ITestOutputHelper output) => _output = output;
-
-    private ResilienceScenario Scenario => _scenario!;
-
-    public async Task InitializeAsync() => _scenario = await ResilienceScenario.CreateAsync(FailureMode.LocalFallback, startCluster: false);
-
-    public async Task DisposeAsync()
+    public StartupOutageTests(ITestOutputHelper output)
+        : base(output)
     {
-        if (_scenario is not null)
-        {
-            await _scenario.DisposeAsync();
-        }
     }
+
+    private protected override Task<ResilienceScenario> CreateScenarioAsync() => ResilienceScenario.CreateAsync(FailureMode.LocalFallback, startCluster: false);
 
     [Fact]
     public async Task Store_RedisDownAtStartup_FailureModeAnswersUntilTheClusterIsUpThenRedisDecides()
@@ -54,7 +45,7 @@ public sealed class StartupOutageTests : IAsyncLifetime
 
         // Assert
         var whileDown = records.Where(r => r.StartedAt < startedAt).ToArray();
-        _output.WriteLine(ScenarioFigures.Line(
+        Output.WriteLine(ScenarioFigures.Line(
             "startup_outage",
             ("recover_ms", recovered),
             ("cluster_start_ms", Stopwatch.GetElapsedTime(startedAt, upAt)),

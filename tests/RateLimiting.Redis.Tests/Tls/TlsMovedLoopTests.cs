@@ -16,7 +16,7 @@ namespace RateLimiting.Redis.Tests.Tls;
 /// StackExchange.Redis 1.2.6 never recovers by itself; the layer replaces the multiplexer, once.
 /// </summary>
 [Collection(DestructiveClusterCollection.Name)]
-public sealed class TlsMovedLoopTests : IAsyncLifetime
+public sealed class TlsMovedLoopTests : ResilienceScenarioTests
 {
     private const int Callers = 50;
     private static readonly TimeSpan CallerPause = TimeSpan.FromMilliseconds(1);
@@ -31,30 +31,28 @@ public sealed class TlsMovedLoopTests : IAsyncLifetime
     // the test, not of the layer. Enough threads from the start; restored afterwards.
     private const int MinWorkerThreads = 64;
 
-    private readonly ITestOutputHelper _output;
-    private ResilienceScenario? _scenario;
     private int _savedMinWorkers;
     private int _savedMinIo;
 
-    public TlsMovedLoopTests(ITestOutputHelper output) => _output = output;
+    public TlsMovedLoopTests(ITestOutputHelper output)
+        : base(output)
+    {
+    }
 
-    private ResilienceScenario Scenario => _scenario!;
+    private protected override Task<ResilienceScenario> CreateScenarioAsync() => ResilienceScenario.CreateAsync(FailureMode.FailOpen, tls: true);
 
-    public async Task InitializeAsync()
+    public override Task InitializeAsync()
     {
         ThreadPool.GetMinThreads(out _savedMinWorkers, out _savedMinIo);
         ThreadPool.SetMinThreads(Math.Max(_savedMinWorkers, MinWorkerThreads), _savedMinIo);
-        _scenario = await ResilienceScenario.CreateAsync(FailureMode.FailOpen, tls: true);
+        return base.InitializeAsync();
     }
 
-    public async Task DisposeAsync()
+    public override async Task DisposeAsync()
     {
         try
         {
-            if (_scenario is not null)
-            {
-                await _scenario.DisposeAsync();
-            }
+            await base.DisposeAsync();
         }
         finally
         {
@@ -117,7 +115,7 @@ public sealed class TlsMovedLoopTests : IAsyncLifetime
         var afterFault = records.Where(r => r.StartedAt >= faultAt).ToArray();
         var failureMode = afterFault.Count(r => r.ByFailureMode);
         var recoveredAt = faultAt + (long)(recovered.TotalSeconds * Stopwatch.Frequency);
-        _output.WriteLine(ScenarioFigures.Line(
+        Output.WriteLine(ScenarioFigures.Line(
             "moved_loop_tls",
             ("recover_ms", recovered),
             ("failure_mode_decisions", failureMode),
