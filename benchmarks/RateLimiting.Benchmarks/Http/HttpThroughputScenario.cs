@@ -35,10 +35,14 @@ internal static class HttpThroughputScenario
             var aspNetCoreExhausted = new HttpVariant("c", "HTTP: ASP.NET Core in-memory sliding window, exhausted", cached, BenchApp.AspNetCoreExhaustedPath, 429);
             HttpVariant[] variants = [none, aspNetCore, ours, withCache, withoutCache, aspNetCoreExhausted, oursUnordered];
 
-            // JIT, connections, limiters per partition, the exhausting first request.
+            // Connections, limiters per partition, the exhausting first request, and the JIT until
+            // tiered compilation has finished with every variant's code.
             foreach (var variant in variants)
             {
-                await RunAsync(cluster, variant, script, options, options.HttpWarmup, record: false);
+                var (passes, compiled, settled) = await SteadyState.WarmUpAsync(
+                    () => RunAsync(cluster, variant, script, options, options.HttpWarmup, record: false),
+                    options.WarmupDeadline);
+                Console.Error.WriteLine($"bench: [{variant.Id}] {variant.Name}: warmed up in {passes} x {options.HttpWarmup.TotalSeconds:0} s, {compiled} methods compiled{(settled ? string.Empty : ", still compiling at the deadline")}");
             }
 
             for (var round = 0; round < options.HttpRounds; round++)

@@ -42,6 +42,9 @@ internal sealed class SuiteOptions
 
     public TimeSpan HttpWarmup => TimeSpan.FromSeconds(Quick ? 1 : 2);
 
+    /// <summary>Gets how long a variant may take to reach steady state (see <see cref="Infrastructure.SteadyState"/>).</summary>
+    public TimeSpan WarmupDeadline => TimeSpan.FromSeconds(Quick ? 20 : 60);
+
     public TimeSpan HttpDuration => TimeSpan.FromSeconds(Quick ? 3 : 8);
 
     public int HttpRounds => Quick ? 1 : 2;

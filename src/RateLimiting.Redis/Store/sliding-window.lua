@@ -4,22 +4,29 @@
 -- KEYS[1]  sorted set of admitted requests: score = admission time (microseconds),
 --          member = "<seq>" for cost 1 or "<seq>:<cost>", so memory grows with the number of
 --          admitted requests, not with their cost.
--- KEYS[2]  hash: u = total cost in the window, s = last member sequence number.
+-- KEYS[2]  hash: u = total cost in the window, s = last member sequence number,
+--          o = score of the oldest entry. It exists only while the sorted set does.
 -- ARGV[1]  permit limit    ARGV[2] window (microseconds)    ARGV[3] cost (0 = peek)
--- ARGV[4]  now (microseconds) from the caller's clock, or "" to use the Redis server's clock, so
---          that application instances never need to agree on the time.
+-- ARGV[4]  now (microseconds) from the caller's clock, or absent to use the Redis server's
+--          clock, so that application instances never need to agree on the time.
 -- Returns  { reason (0 allowed, 1 quota exceeded, 2 cost exceeds limit),
 --            cost used in the window after this decision,
 --            retry after (microseconds), time until the oldest entry leaves (microseconds) }
+--
+-- Cost: every redis.call costs about a microsecond of dispatch, and every Lua number passed to
+-- Redis is printed with "%.17g" (slow); an admission makes five calls (TIME, HMGET, PTTL,
+-- ZADD, HSET) and passes the time as the text it came in. Writes are what replicas replay, so
+-- the TTLs are extended only when less than a window is left, by a quarter window more.
 local entries, totals = KEYS[1], KEYS[2]
 local limit = tonumber(ARGV[1])
 local window = tonumber(ARGV[2])
 local cost = tonumber(ARGV[3])
-local now = ARGV[4] and tonumber(ARGV[4])
-if not now then
+local now_text = ARGV[4]
+if not now_text then
   local time = redis.call('TIME')
-  now = tonumber(time[1]) * 1000000 + tonumber(time[2])
+  now_text = time[1] .. string.rep('0', 6 - #time[2]) .. time[2]
 end
+local now = tonumber(now_text)
 
 local function parse(member)
   local sep = string.find(member, ':', 1, true)
@@ -30,63 +37,93 @@ local function parse(member)
 end
 
 local expired_at_or_before = now - window
-local stored_used = redis.call('HGET', totals, 'u')
-local used = tonumber(stored_used)
-local expired = redis.call('ZRANGEBYSCORE', entries, '-inf', expired_at_or_before)
-if #expired > 0 then
-  redis.call('ZREMRANGEBYSCORE', entries, '-inf', expired_at_or_before)
+local state = redis.call('HMGET', totals, 'u', 's', 'o')
+local used, seq, oldest = tonumber(state[1]), tonumber(state[2]), state[3]
+-- Whether the totals no longer describe the entries and must be written, admitted or not.
+local trimmed = false
+-- Whether the totals were rebuilt: the hash is then new and has no TTL yet.
+local rebuilt = false
+
+local function read_oldest()
+  local first = redis.call('ZRANGE', entries, 0, 0, 'WITHSCORES')
+  return first[2]
 end
 
--- Set when the totals are rebuilt: the highest sequence number still in use.
-local rebuilt_seq = nil
 if used == nil then
-  -- First use, or the totals were lost (eviction): rebuild them from the entries themselves,
-  -- writing nothing unless this request is admitted (a write here would lack a TTL).
-  used = 0
-  rebuilt_seq = 0
-  for _, member in ipairs(redis.call('ZRANGE', entries, 0, -1)) do
-    local seq, member_cost = parse(member)
+  -- First use, or the totals were lost (eviction): rebuild them from the entries themselves.
+  -- Nothing is written unless this request is admitted.
+  redis.call('ZREMRANGEBYSCORE', entries, '-inf', expired_at_or_before)
+  used, seq, rebuilt = 0, 0, true
+  local all = redis.call('ZRANGE', entries, 0, -1, 'WITHSCORES')
+  oldest = all[2]
+  for i = 1, #all, 2 do
+    local member_seq, member_cost = parse(all[i])
     used = used + member_cost
-    if seq > rebuilt_seq then rebuilt_seq = seq end
+    if member_seq > seq then seq = member_seq end
   end
-elseif #expired > 0 then
-  for _, member in ipairs(expired) do
-    local _, member_cost = parse(member)
-    used = used - member_cost
+else
+  if not oldest then
+    -- Totals written before the oldest entry was kept with them.
+    oldest = read_oldest()
   end
-  redis.call('HSET', totals, 'u', used)
+  if oldest and tonumber(oldest) <= expired_at_or_before then
+    for _, member in ipairs(redis.call('ZRANGEBYSCORE', entries, '-inf', expired_at_or_before)) do
+      local _, member_cost = parse(member)
+      used = used - member_cost
+    end
+    redis.call('ZREMRANGEBYSCORE', entries, '-inf', expired_at_or_before)
+    oldest = read_oldest()
+    trimmed = true
+  end
+  if not oldest then
+    -- No entries (expired, or lost): nothing is in the window.
+    used = 0
+  end
 end
 
 local function until_oldest_leaves()
-  local oldest = redis.call('ZRANGE', entries, 0, 0, 'WITHSCORES')
-  if #oldest == 0 then return 0 end
-  return tonumber(oldest[2]) + window - now
+  if not oldest then return 0 end
+  return tonumber(oldest) + window - now
+end
+
+local function save()
+  if oldest then
+    redis.call('HSET', totals, 'u', used, 's', seq, 'o', oldest)
+  else
+    -- The window is empty: the entries are gone, and so go the totals.
+    redis.call('DEL', totals)
+  end
 end
 
 if cost > limit then
+  if trimmed then save() end
   return { 2, used, 0, until_oldest_leaves() }
 end
 
 if used + cost <= limit then
   if cost > 0 then
-    local seq
-    if rebuilt_seq then
-      seq = rebuilt_seq + 1
-      redis.call('HSET', totals, 's', seq)
-    else
-      seq = redis.call('HINCRBY', totals, 's', 1)
-    end
-    local member = tostring(seq)
-    if cost ~= 1 then member = member .. ':' .. cost end
-    redis.call('ZADD', entries, now, member)
+    seq = seq + 1
+    local member = seq
+    if cost ~= 1 then member = seq .. ':' .. cost end
+    local was_empty = not oldest
+    redis.call('ZADD', entries, now_text, member)
     used = used + cost
-    redis.call('HSET', totals, 'u', used)
+    if was_empty then oldest = now_text end
+    save()
+    -- Both keys must outlive the newest entry by a window.
     local ttl = math.ceil(window / 1000)
-    redis.call('PEXPIRE', entries, ttl)
-    redis.call('PEXPIRE', totals, ttl)
+    if rebuilt or was_empty or redis.call('PTTL', entries) < ttl then
+      local extended = ttl + math.ceil(ttl / 4)
+      redis.call('PEXPIRE', entries, extended)
+      redis.call('PEXPIRE', totals, extended)
+    end
+  elseif trimmed then
+    save()
   end
   return { 0, used, 0, until_oldest_leaves() }
 end
+
+if trimmed then save() end
 
 -- Rejected, recording nothing: the request fits once enough of the oldest entries have left.
 local needed = used + cost - limit

@@ -157,7 +157,8 @@ public sealed class RedisRateLimitStoreTests : IAsyncLifetime
             {
                 var ttl = await database.KeyTimeToLiveAsync(key);
                 Assert.NotNull(ttl);
-                Assert.InRange(ttl.Value, TimeSpan.FromMilliseconds(1), window);
+                // Extended by a quarter window whenever less than a window is left.
+                Assert.InRange(ttl.Value, TimeSpan.FromMilliseconds(1), window * 1.25);
             }
 
             var slot = multiplexer.HashSlot(entries);
@@ -246,6 +247,30 @@ public sealed class RedisRateLimitStoreTests : IAsyncLifetime
         Assert.False(fourth.IsAllowed);
         Assert.Equal(3, await _cluster.Multiplexer.GetDatabase().SortedSetLengthAsync(entries));
         Assert.NotNull(await _cluster.Multiplexer.GetDatabase().KeyTimeToLiveAsync(totals));
+    }
+
+    [Fact]
+    public async Task DecideAsync_TotalsWithoutTheOldestEntry_DecideExactly()
+    {
+        // Totals as the first release wrote them (no "o" field) stay valid after an upgrade.
+        var clock = new FakeClock(NodaTime.Instant.FromUtc(2026, 1, 1, 0, 0));
+        var store = NewInstance(clock);
+        var partition = "upgrade-" + Guid.NewGuid().ToString("N");
+        var request = Request(partition, 3, TimeSpan.FromMinutes(1));
+        await store.DecideAsync(request, CancellationToken.None);
+        clock.Advance(TimeSpan.FromSeconds(10));
+        await store.DecideAsync(request, CancellationToken.None);
+        var (_, totals) = new RedisKeyLayout("rl").For(Policy, partition);
+        await _cluster.Multiplexer.GetDatabase().HashDeleteAsync(totals, "o");
+
+        var third = await store.DecideAsync(request, CancellationToken.None);
+        var fourth = await store.DecideAsync(request, CancellationToken.None);
+        clock.Advance(TimeSpan.FromSeconds(50));
+        var afterTheFirstLeft = await store.DecideAsync(request, CancellationToken.None);
+
+        Assert.Equal((0, TimeSpan.FromSeconds(50)), (third.Remaining, third.ResetAfter));
+        Assert.Equal((false, TimeSpan.FromSeconds(50)), (fourth.IsAllowed, fourth.RetryAfter));
+        Assert.Equal((true, TimeSpan.FromSeconds(10)), (afterTheFirstLeft.IsAllowed, afterTheFirstLeft.ResetAfter));
     }
 
     private static string OwnerOf(ConnectionMultiplexer multiplexer, int slot)
