@@ -9,14 +9,17 @@ using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.RateLimiting;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
+using ConnectionMultiplexer = StackExchange.Redis.ConnectionMultiplexer;
+using RedisKey = StackExchange.Redis.RedisKey;
+using RedisValue = StackExchange.Redis.RedisValue;
 
 namespace RateLimiting.Benchmarks.Http;
 
 /// <summary>
 /// The application wrk loads: Kestrel on a free loopback port, logging off, one GET endpoint
-/// answering "hello" five times over: without a limiter, with ASP.NET Core's in-memory sliding
-/// window (never rejecting, and exhausted), with our policy that never rejects, and with our
-/// policy on an exhausted partition.
+/// answering "hello" six times over: without a limiter, with ASP.NET Core's in-memory sliding
+/// window (never rejecting, and exhausted), with our policy that never rejects, with our policy on
+/// an exhausted partition, and after one round trip to Redis that decides nothing (the ceiling).
 /// </summary>
 internal sealed class BenchApp : IAsyncDisposable
 {
@@ -25,6 +28,13 @@ internal sealed class BenchApp : IAsyncDisposable
     public const string OursPath = "/ours";
     public const string ExhaustedPath = "/exhausted";
     public const string AspNetCoreExhaustedPath = "/aspnetcore-exhausted";
+    public const string RoundTripPath = "/round-trip";
+
+    /// <summary>
+    /// What the round-trip endpoint runs: a script that returns a reply shaped like the limiter's
+    /// at once, so the endpoint pays the client and one round trip to Redis, and nothing else.
+    /// </summary>
+    private const string NoOpScript = "return {0, 0, 0, 0}";
 
     private const string AspNetCorePolicy = "aspnetcore-sliding";
     private const string OursPolicy = "ours";
@@ -35,12 +45,14 @@ internal sealed class BenchApp : IAsyncDisposable
     private readonly WebApplication _app;
 
     private readonly Dictionary<string, StatusCounter> _statuses;
+    private readonly ConnectionMultiplexer _roundTrips;
 
-    private BenchApp(WebApplication app, Uri baseAddress, Dictionary<string, StatusCounter> statuses)
+    private BenchApp(WebApplication app, Uri baseAddress, Dictionary<string, StatusCounter> statuses, ConnectionMultiplexer roundTrips)
     {
         _app = app;
         BaseAddress = baseAddress;
         _statuses = statuses;
+        _roundTrips = roundTrips;
     }
 
     public Uri BaseAddress { get; }
@@ -51,20 +63,19 @@ internal sealed class BenchApp : IAsyncDisposable
     /// <param name="redisConfiguration">The cluster.</param>
     /// <param name="keyPrefix">Keeps this application's windows apart from another's.</param>
     /// <param name="overLimitCache">The value of <c>RateLimiting:OverLimitCache</c>.</param>
-    /// <param name="connectionFactory">Creates the store's multiplexer instead of <paramref name="redisConfiguration"/>, for diagnostics.</param>
-    public static async Task<BenchApp> StartAsync(
-        string redisConfiguration,
-        string keyPrefix,
-        bool overLimitCache,
-        Func<CancellationToken, Task<StackExchange.Redis.ConnectionMultiplexer>>? connectionFactory = null)
+    public static async Task<BenchApp> StartAsync(string redisConfiguration, string keyPrefix, bool overLimitCache)
     {
+        // The round-trip endpoint's own multiplexer, configured as the store's is.
+        var roundTrips = await ConnectionMultiplexer.ConnectAsync(redisConfiguration);
+        var noOpSha = LoadOnEveryMaster(roundTrips, NoOpScript);
+        RedisValue[] noOpArguments = [NeverReached, 3_600_000_000L, 1];
+
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { EnvironmentName = "Production" });
         builder.Logging.ClearProviders();
         builder.WebHost.UseKestrel(kestrel => kestrel.Listen(IPAddress.Loopback, 0));
         builder.Services.AddRedisSlidingWindowLimiter(options =>
         {
             options.Redis.Configuration = redisConfiguration;
-            options.Redis.ConnectionFactory = connectionFactory;
             options.Redis.KeyPrefix = keyPrefix;
             options.Redis.OperationTimeout = TimeSpan.FromSeconds(5);
             options.OverLimitCache = overLimitCache;
@@ -96,7 +107,7 @@ internal sealed class BenchApp : IAsyncDisposable
         var app = builder.Build();
         // Per endpoint, so that requests of one run still completing when the next run starts
         // are not counted against the next one's endpoint.
-        var statuses = new[] { NoLimiterPath, AspNetCorePath, OursPath, ExhaustedPath, AspNetCoreExhaustedPath }.ToDictionary(path => path, _ => new StatusCounter());
+        var statuses = new[] { NoLimiterPath, AspNetCorePath, OursPath, ExhaustedPath, AspNetCoreExhaustedPath, RoundTripPath }.ToDictionary(path => path, _ => new StatusCounter());
         app.Use(async (context, next) =>
         {
             await next(context);
@@ -112,16 +123,41 @@ internal sealed class BenchApp : IAsyncDisposable
         app.MapGet(OursPath, Hello).RequireRateLimiting(OursPolicy);
         app.MapGet(ExhaustedPath, Hello).RequireRateLimiting(ExhaustedPolicy);
         app.MapGet(AspNetCoreExhaustedPath, Hello).RequireRateLimiting(AspNetCoreExhaustedPolicy);
+        var database = roundTrips.GetDatabase();
+        app.MapGet(RoundTripPath, async (HttpContext context) =>
+        {
+            // Keys of the limiter's shape, hash-tagged by client, so the calls spread over the masters as ours do.
+            var client = context.Request.Headers["X-Api-Key"].ToString();
+            await database.ScriptEvaluateAsync(noOpSha, [(RedisKey)$"rt:{{{client}}}:e", (RedisKey)$"rt:{{{client}}}:t"], noOpArguments);
+            return Hello();
+        });
         await app.StartAsync();
 
         var address = app.Services.GetRequiredService<IServer>().Features.GetRequiredFeature<IServerAddressesFeature>().Addresses.First();
-        return new BenchApp(app, new Uri(address), statuses);
+        return new BenchApp(app, new Uri(address), statuses, roundTrips);
     }
 
     public async ValueTask DisposeAsync()
     {
         await _app.StopAsync();
         await _app.DisposeAsync();
+        await _roundTrips.CloseAsync();
+        _roundTrips.Dispose();
+    }
+
+    private static byte[] LoadOnEveryMaster(ConnectionMultiplexer multiplexer, string script)
+    {
+        byte[]? sha = null;
+        foreach (var endpoint in multiplexer.GetEndPoints())
+        {
+            var server = multiplexer.GetServer(endpoint);
+            if (!server.IsSlave)
+            {
+                sha = server.ScriptLoad(script);
+            }
+        }
+
+        return sha ?? throw new InvalidOperationException("The cluster has no master.");
     }
 
     private static string Hello() => "hello";

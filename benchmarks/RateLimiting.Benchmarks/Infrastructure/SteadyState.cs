@@ -11,24 +11,31 @@ namespace RateLimiting.Benchmarks.Infrastructure;
 /// </summary>
 internal static class SteadyState
 {
-    /// <summary>Methods compiled during one warm-up pass at or under which the code counts as settled.</summary>
-    private const long SettledCompilations = 2;
+    /// <summary>
+    /// Methods compiled during a warm-up pass at or under which it counts as quiet: code that runs
+    /// once a second (heartbeats, timers) keeps trickling in for minutes and does not matter.
+    /// </summary>
+    private const long QuietCompilations = 20;
 
-    /// <summary>Runs <paramref name="pass"/> until a pass compiles (almost) nothing, or until <paramref name="deadline"/>.</summary>
+    /// <summary>Quiet passes in a row that make the code settled.</summary>
+    private const int QuietPasses = 2;
+
+    /// <summary>Runs <paramref name="pass"/> until passes compile (almost) nothing, or until <paramref name="deadline"/>.</summary>
     /// <returns>Passes run, methods compiled meanwhile, and whether the code settled before the deadline.</returns>
     public static async Task<(int Passes, long Compiled, bool Settled)> WarmUpAsync(Func<Task> pass, TimeSpan deadline)
     {
         var started = Stopwatch.GetTimestamp();
         var first = JitInfo.GetCompiledMethodCount();
         var before = first;
+        var quiet = 0;
         for (var passes = 1; ; passes++)
         {
             await pass();
             var after = JitInfo.GetCompiledMethodCount();
-            var settled = after - before <= SettledCompilations;
-            if (settled || Stopwatch.GetElapsedTime(started) >= deadline)
+            quiet = after - before <= QuietCompilations ? quiet + 1 : 0;
+            if (quiet == QuietPasses || Stopwatch.GetElapsedTime(started) >= deadline)
             {
-                return (passes, after - first, settled);
+                return (passes, after - first, quiet == QuietPasses);
             }
 
             before = after;

@@ -52,14 +52,18 @@ end
 if used == nil then
   -- First use, or the totals were lost (eviction): rebuild them from the entries themselves.
   -- Nothing is written unless this request is admitted.
-  redis.call('ZREMRANGEBYSCORE', entries, '-inf', expired_at_or_before)
-  used, seq, rebuilt = 0, 0, true
+  used, seq, oldest, rebuilt = 0, 0, nil, true
   local all = redis.call('ZRANGE', entries, 0, -1, 'WITHSCORES')
-  oldest = all[2]
   for i = 1, #all, 2 do
     local member_seq, member_cost = parse(all[i])
-    used = used + member_cost
+    if tonumber(all[i + 1]) > expired_at_or_before then
+      oldest = oldest or all[i + 1]
+      used = used + member_cost
+    end
     if member_seq > seq then seq = member_seq end
+  end
+  if #all > 0 and oldest ~= all[2] then
+    redis.call('ZREMRANGEBYSCORE', entries, '-inf', expired_at_or_before)
   end
 else
   if not oldest then

@@ -138,6 +138,21 @@ internal sealed class ResilienceScenario : IAsyncDisposable
         return Stopwatch.GetElapsedTime(since);
     }
 
+    /// <summary>
+    /// Lets the load run on until at least <paramref name="minimum"/> after the fault and a second
+    /// after the recovery, so that both the control and the after-recovery assertions have decisions.
+    /// An observation period, not a wait for a condition.
+    /// </summary>
+    public static async Task ObserveUntilAsync(long faultAt, TimeSpan recovered, TimeSpan minimum)
+    {
+        var end = recovered + TimeSpan.FromSeconds(1) > minimum ? recovered + TimeSpan.FromSeconds(1) : minimum;
+        var remaining = end - Stopwatch.GetElapsedTime(faultAt);
+        if (remaining > TimeSpan.Zero)
+        {
+            await Task.Delay(remaining);
+        }
+    }
+
     public async ValueTask DisposeAsync()
     {
         try

@@ -58,8 +58,7 @@ public sealed class MovedLoopTests : ResilienceScenarioTests
         using var stopControl = new CancellationTokenSource();
         var controlOutcomes = ObserveAsync(controlDatabase, controlKeys, faultAt, stopControl.Token);
         var recovered = await Scenario.WaitUntilStoreBackedAsync(probes, RecoveryDeadline, faultAt);
-        var observed = recovered > MinimumObservation ? recovered : MinimumObservation;
-        await Task.Delay(observed - Stopwatch.GetElapsedTime(faultAt)); // the control's observation period, not a wait for a condition
+        await ResilienceScenario.ObserveUntilAsync(faultAt, recovered, MinimumObservation);
         var records = await load.StopAsync();
         await stopControl.CancelAsync();
         var outcomes = await controlOutcomes;

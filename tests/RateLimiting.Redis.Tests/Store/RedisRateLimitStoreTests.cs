@@ -250,6 +250,28 @@ public sealed class RedisRateLimitStoreTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task DecideAsync_TotalsLostWhileEntriesExpired_RebuildFromTheLiveEntriesOnly()
+    {
+        var clock = new FakeClock(NodaTime.Instant.FromUtc(2026, 1, 1, 0, 0));
+        var store = NewInstance(clock);
+        var partition = "rebuild-expired-" + Guid.NewGuid().ToString("N");
+        var request = Request(partition, 5, TimeSpan.FromMinutes(1));
+        await store.DecideAsync(request, CancellationToken.None);
+        await store.DecideAsync(request, CancellationToken.None);
+        clock.Advance(TimeSpan.FromSeconds(30));
+        await store.DecideAsync(request, CancellationToken.None);
+        var (entries, totals) = new RedisKeyLayout("rl").For(Policy, partition);
+        var database = _cluster.Multiplexer.GetDatabase();
+        await database.KeyDeleteAsync(totals);
+        clock.Advance(TimeSpan.FromSeconds(35)); // the first two have left the window
+
+        var decision = await store.DecideAsync(request, CancellationToken.None);
+
+        Assert.Equal((true, 3, TimeSpan.FromSeconds(25)), (decision.IsAllowed, decision.Remaining, decision.ResetAfter));
+        Assert.Equal(2, await database.SortedSetLengthAsync(entries));
+    }
+
+    [Fact]
     public async Task DecideAsync_TotalsWithoutTheOldestEntry_DecideExactly()
     {
         // Totals as the first release wrote them (no "o" field) stay valid after an upgrade.

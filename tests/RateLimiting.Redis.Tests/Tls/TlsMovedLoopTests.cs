@@ -97,13 +97,7 @@ public sealed class TlsMovedLoopTests : ResilienceScenarioTests
         using var stopControl = new CancellationTokenSource();
         var controlOutcomes = MovedLoopTests.ObserveAsync(controlDatabase, controlKeys, faultAt, stopControl.Token);
         var recovered = await Scenario.WaitUntilStoreBackedAsync(probes, RecoveryDeadline, faultAt);
-        // At least a second of decisions after recovery, for the assertion that Redis answers them.
-        var observed = recovered + TimeSpan.FromSeconds(1) > MinimumObservation ? recovered + TimeSpan.FromSeconds(1) : MinimumObservation;
-        var remaining = observed - Stopwatch.GetElapsedTime(faultAt);
-        if (remaining > TimeSpan.Zero)
-        {
-            await Task.Delay(remaining); // the control's observation period, not a wait for a condition
-        }
+        await ResilienceScenario.ObserveUntilAsync(faultAt, recovered, MinimumObservation);
 
         var records = await load.StopAsync();
         await stopControl.CancelAsync();
