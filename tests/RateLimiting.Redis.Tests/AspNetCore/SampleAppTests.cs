@@ -36,7 +36,15 @@ public sealed class SampleAppTests
         Assert.Equal("3600", Header(rejected, "Retry-After"));
         Assert.Equal("\"per-client\";r=0;t=3600", Header(rejected, "RateLimit"));
         Assert.Equal("application/problem+json", rejected.Content.Headers.ContentType?.MediaType);
-        Assert.Contains("quota_exceeded", await rejected.Content.ReadAsStringAsync());
+        var body = await rejected.Content.ReadAsByteArrayAsync();
+        Assert.Equal(body.Length, rejected.Content.Headers.ContentLength);
+        using (var problem = System.Text.Json.JsonDocument.Parse(body))
+        {
+            Assert.Equal("quota_exceeded", problem.RootElement.GetProperty("reason").GetString());
+            Assert.Equal("per-client", problem.RootElement.GetProperty("policy").GetString());
+            Assert.Equal(429, problem.RootElement.GetProperty("status").GetInt32());
+        }
+
         Assert.Equal(HttpStatusCode.TooManyRequests, later.StatusCode);
         Assert.Equal("3000", Header(later, "Retry-After"));
         Assert.Equal("\"per-client\";r=0;t=3000", Header(later, "RateLimit"));

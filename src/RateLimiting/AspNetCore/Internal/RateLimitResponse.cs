@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Globalization;
 using System.Text.Json;
 using System.Threading.RateLimiting;
@@ -35,11 +36,11 @@ internal static class RateLimitResponse
         => string.Create(CultureInfo.InvariantCulture, $"\"{name}\";q={options.PermitLimit};w={Seconds(options.Window)}");
 
     /// <summary>
-    /// Writes a problem+json rejection (RFC 9457). Written directly rather than through
-    /// <c>ProblemDetails</c> serialization: for an abusive client rejected from the over-limit cache,
-    /// this response is all the work there is.
+    /// Writes a problem+json rejection (RFC 9457) from bytes encoded once per kind of rejection
+    /// (<see cref="RejectionBodies"/>), with a Content-Length, so that the response leaves in one
+    /// write: for an abusive client rejected from the over-limit cache, this is all the work there is.
     /// </summary>
-    public static async ValueTask WriteRejectionAsync(HttpContext context, RateLimitLease lease, int quotaStatusCode, CancellationToken cancellationToken)
+    public static void WriteRejection(HttpContext context, RateLimitLease lease, int quotaStatusCode, RejectionBodies bodies, CancellationToken cancellationToken)
     {
         var (policy, decision, source) = lease is DecisionLease own
             ? (own.Policy, own.Decision, own.Source)
@@ -51,20 +52,10 @@ internal static class RateLimitResponse
         var response = context.Response;
         response.StatusCode = status;
 
-        string detail;
-        if (lease.TryGetMetadata(MetadataName.RetryAfter, out var retryAfter))
+        var hasRetryAfter = lease.TryGetMetadata(MetadataName.RetryAfter, out var retryAfter);
+        if (hasRetryAfter)
         {
-            var seconds = Seconds(retryAfter);
-            response.Headers[HeaderNames.RetryAfter] = seconds.ToString(CultureInfo.InvariantCulture);
-            detail = unavailable
-                ? $"Rate limiting is unavailable for policy '{policy}'; retry after {seconds} seconds."
-                : $"The quota of policy '{policy}' is exhausted; retry after {seconds} seconds.";
-        }
-        else
-        {
-            detail = decision.Reason == RateLimitRejectReason.CostExceedsLimit
-                ? $"This request costs more than policy '{policy}' admits per window ({decision.Limit}); it can never be admitted."
-                : $"The quota of policy '{policy}' is exhausted.";
+            response.Headers[HeaderNames.RetryAfter] = Seconds(retryAfter).ToString(CultureInfo.InvariantCulture);
         }
 
         if (cancellationToken.IsCancellationRequested)
@@ -72,9 +63,23 @@ internal static class RateLimitResponse
             return;
         }
 
+        var body = bodies.Get(policy, status, unavailable ? "store_unavailable" : ReasonName(decision.Reason), decision.Limit, hasRetryAfter);
         response.ContentType = "application/problem+json";
-        // Over an IBufferWriter the writer only advances the pipe; the flush below does the I/O.
-        using (var json = new Utf8JsonWriter(response.BodyWriter))
+        response.ContentLength = body.Length;
+        // Kestrel sends it with the headers when the request ends; no flush of our own.
+        response.BodyWriter.Write(body);
+    }
+
+    /// <summary>Encodes one problem+json body; <see cref="RejectionBodies"/> keeps it.</summary>
+    public static byte[] EncodeRejection(string? policy, int status, string reason, int limit, bool hasRetryAfter)
+    {
+        var unavailable = reason == "store_unavailable";
+        var detail = unavailable ? $"Rate limiting is unavailable for policy '{policy}'; retry after the seconds in Retry-After."
+            : reason == "cost_exceeds_limit" ? $"This request costs more than policy '{policy}' admits per window ({limit}); it can never be admitted."
+            : hasRetryAfter ? $"The quota of policy '{policy}' is exhausted; retry after the seconds in Retry-After."
+            : $"The quota of policy '{policy}' is exhausted.";
+        var buffer = new ArrayBufferWriter<byte>(256);
+        using (var json = new Utf8JsonWriter(buffer))
         {
             json.WriteStartObject();
             json.WriteString("type", unavailable ? "https://tools.ietf.org/html/rfc9110#section-15.6.4" : "https://tools.ietf.org/html/rfc6585#section-4");
@@ -82,17 +87,16 @@ internal static class RateLimitResponse
             json.WriteNumber("status", status);
             json.WriteString("detail", detail);
             json.WriteString("policy", policy);
-            json.WriteString("reason", ReasonName(decision.Reason, unavailable));
+            json.WriteString("reason", reason);
             json.WriteEndObject();
         }
 
-        await response.BodyWriter.FlushAsync(cancellationToken).ConfigureAwait(false);
+        return buffer.WrittenSpan.ToArray();
     }
 
     /// <summary>Whole seconds, rounded up so that a client waiting them is never early.</summary>
     private static long Seconds(TimeSpan value) => Math.Max(0, (long)Math.Ceiling(value.TotalSeconds));
 
-    private static string ReasonName(RateLimitRejectReason reason, bool unavailable) => unavailable
-        ? "store_unavailable"
-        : reason == RateLimitRejectReason.CostExceedsLimit ? "cost_exceeds_limit" : "quota_exceeded";
+    private static string ReasonName(RateLimitRejectReason reason)
+        => reason == RateLimitRejectReason.CostExceedsLimit ? "cost_exceeds_limit" : "quota_exceeded";
 }

@@ -26,7 +26,12 @@ internal sealed class SlidingWindowRateLimiterPolicy : IRateLimiterPolicy<Policy
         _name = decider.Name;
         _createLimiter = key => new StoreRateLimiter(decider, key.Partition, key.Cost, _writeHeaders);
         _writeHeaders = WriteHeaders;
-        OnRejected = (context, cancellationToken) => RateLimitResponse.WriteRejectionAsync(context.HttpContext, context.Lease, _registry.Options.RejectionStatusCode, cancellationToken);
+        var bodies = new RejectionBodies();
+        OnRejected = (context, cancellationToken) =>
+        {
+            RateLimitResponse.WriteRejection(context.HttpContext, context.Lease, _registry.Options.RejectionStatusCode, bodies, cancellationToken);
+            return ValueTask.CompletedTask;
+        };
     }
 
     public Func<OnRejectedContext, CancellationToken, ValueTask>? OnRejected { get; }
