@@ -53,6 +53,33 @@ internal static class ClusterScript
         throw new InvalidOperationException($"No free base port in {MinBasePort}..{MaxBasePort} after 100 tries.");
     }
 
+    /// <summary>Kills the node on <paramref name="nodePort"/> with SIGKILL, as a crash would, and waits until it is gone.</summary>
+    public static async Task KillNodeAsync(string dataDirectory, int nodePort, TimeSpan deadline)
+    {
+        var pid = int.Parse(File.ReadAllText(Path.Combine(dataDirectory, $"node-{nodePort}.pid")).Trim(), CultureInfo.InvariantCulture);
+        using (var process = System.Diagnostics.Process.GetProcessById(pid))
+        {
+            process.Kill(); // SIGKILL on Unix
+        }
+
+        // Not our child (the node daemonized), so no WaitForExit: watch /proc until it is dead (gone, or a zombie).
+        await Poll.UntilAsync(() => Task.FromResult(IsDead(pid)), dead => dead, deadline);
+    }
+
+    private static bool IsDead(int pid)
+    {
+        try
+        {
+            // /proc/<pid>/stat: "<pid> (<comm>) <state> ..."; Z is a zombie nobody reaped yet.
+            var stat = File.ReadAllText($"/proc/{pid}/stat");
+            return stat[(stat.LastIndexOf(')') + 2)..].StartsWith('Z');
+        }
+        catch (Exception ex) when (ex is FileNotFoundException or DirectoryNotFoundException or IOException)
+        {
+            return true;
+        }
+    }
+
     public static void TryDeleteDirectory(string path)
     {
         try

@@ -216,18 +216,7 @@ internal sealed class ProxiedRedisCluster : IAsyncDisposable
         => [.. (await NodesAsync()).Where(node => node.IsMaster && !node.IsFailed).OrderBy(node => node.Port)];
 
     /// <summary>Kills the node behind <paramref name="proxyPort"/> with SIGKILL, as a crash would, and waits until it is gone.</summary>
-    public async Task KillNodeAsync(int proxyPort)
-    {
-        var pidFile = Path.Combine(_dataDirectory, $"node-{NodePortOf(proxyPort)}.pid");
-        var pid = int.Parse(File.ReadAllText(pidFile).Trim(), CultureInfo.InvariantCulture);
-        using (var process = System.Diagnostics.Process.GetProcessById(pid))
-        {
-            process.Kill(); // SIGKILL on Unix
-        }
-
-        // Not our child (the node daemonized), so no WaitForExit: watch /proc until it is dead (gone, or a zombie).
-        await Poll.UntilAsync(() => Task.FromResult(IsDead(pid)), dead => dead, NodeDeadline);
-    }
+    public Task KillNodeAsync(int proxyPort) => ClusterScript.KillNodeAsync(_dataDirectory, NodePortOf(proxyPort), NodeDeadline);
 
     /// <summary>Starts the node behind <paramref name="proxyPort"/> again from its own config and nodes file, and waits until it answers PING.</summary>
     public async Task RestartNodeAsync(int proxyPort)
@@ -272,19 +261,6 @@ internal sealed class ProxiedRedisCluster : IAsyncDisposable
         }
     }
 
-    private static bool IsDead(int pid)
-    {
-        try
-        {
-            // /proc/<pid>/stat: "<pid> (<comm>) <state> ..."; Z is a zombie nobody reaped yet.
-            var stat = File.ReadAllText($"/proc/{pid}/stat");
-            return stat[(stat.LastIndexOf(')') + 2)..].StartsWith('Z');
-        }
-        catch (Exception ex) when (ex is FileNotFoundException or DirectoryNotFoundException or IOException)
-        {
-            return true;
-        }
-    }
 
     private async Task<bool> AnswersPingAsync(int nodePort)
     {

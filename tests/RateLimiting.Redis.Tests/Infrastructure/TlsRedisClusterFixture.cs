@@ -204,17 +204,7 @@ public sealed class TlsRedisClusterFixture : IAsyncLifetime
         => [.. (await NodesAsync()).Where(node => node.IsMaster && !node.IsFailed).OrderBy(node => node.Port)];
 
     /// <summary>Kills the node on <paramref name="port"/> with SIGKILL, as a crash would, and waits until it is gone.</summary>
-    public async Task KillNodeAsync(int port)
-    {
-        var pid = int.Parse(File.ReadAllText(Path.Combine(_dataDirectory, $"node-{port}.pid")).Trim(), CultureInfo.InvariantCulture);
-        using (var process = System.Diagnostics.Process.GetProcessById(pid))
-        {
-            process.Kill(); // SIGKILL on Unix
-        }
-
-        // Not our child (the node daemonized): watch /proc until it is dead (gone, or a zombie).
-        await Poll.UntilAsync(() => Task.FromResult(IsDead(pid)), dead => dead, NodeDeadline);
-    }
+    public Task KillNodeAsync(int port) => ClusterScript.KillNodeAsync(_dataDirectory, port, NodeDeadline);
 
     /// <summary>Starts the node on <paramref name="port"/> again from its own config and nodes file (it rejoins as a replica).</summary>
     public async Task RestartNodeAsync(int port)
@@ -241,19 +231,6 @@ public sealed class TlsRedisClusterFixture : IAsyncLifetime
     public Task WaitUntilHealthyAsync(TimeSpan deadline)
         => Poll.UntilAsync(async () => (await RunScriptAsync("status", BasePort)).Succeeded, healthy => healthy, deadline);
 
-    private static bool IsDead(int pid)
-    {
-        try
-        {
-            // /proc/<pid>/stat: "<pid> (<comm>) <state> ..."; Z is a zombie nobody reaped yet.
-            var stat = File.ReadAllText($"/proc/{pid}/stat");
-            return stat[(stat.LastIndexOf(')') + 2)..].StartsWith('Z');
-        }
-        catch (Exception ex) when (ex is FileNotFoundException or DirectoryNotFoundException or IOException)
-        {
-            return true;
-        }
-    }
 
     private Task<ProcessResult> RunScriptAsync(string command, int basePort, params string[] extraArguments)
         => ClusterScript.RunAsync(command, basePort, _dataDirectory, extraArguments);

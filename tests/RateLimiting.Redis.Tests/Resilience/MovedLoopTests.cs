@@ -21,7 +21,6 @@ public sealed class MovedLoopTests : ResilienceScenarioTests
     private static readonly TimeSpan RecoveryDeadline = TimeSpan.FromSeconds(30);
     private static readonly TimeSpan Generous = TimeSpan.FromSeconds(15);
 
-
     public MovedLoopTests(ITestOutputHelper output)
         : base(output)
     {
@@ -36,8 +35,7 @@ public sealed class MovedLoopTests : ResilienceScenarioTests
         var cluster = Scenario.Cluster;
         var masters = await cluster.MastersAsync();
         var partitions = Scenario.PartitionsOn(masters, perMaster: 4, "moved");
-        var probes = partitions.Select(onMaster => onMaster[0]).ToArray();
-        await Scenario.WaitUntilStoreBackedAsync(probes, Generous, Stopwatch.GetTimestamp());
+        await Scenario.WaitUntilStoreBackedAsync(partitions.Select(onMaster => onMaster[0]), Generous, Stopwatch.GetTimestamp());
         using var control = await ConnectionMultiplexer.ConnectAsync(cluster.ConfigurationString + ",abortConnect=false,connectTimeout=5000");
         var controlDatabase = control.GetDatabase();
         var controlKeys = masters.Select((master, index) => ClusterPartitions.KeyOn(master, $"control{index}")).ToArray();
@@ -46,18 +44,38 @@ public sealed class MovedLoopTests : ResilienceScenarioTests
             await controlDatabase.StringSetAsync(key, "before").WaitAsync(Generous);
         }
 
-        var before = Scenario.Connection.Current!;
+        // Act and assert
+        await MisrouteAndAssertRecoveryAsync(Scenario, masters, partitions, controlDatabase, controlKeys, Output, "moved_loop");
+    }
+
+    /// <summary>
+    /// The fault and what must follow, in either set-up: with the store under load and the control
+    /// connected, every open connection to a master starts reaching the next master. The store's
+    /// callers see no error, the multiplexer is replaced once and the old one closed, Redis answers
+    /// again after recovery, and the control sees MOVED and nothing else. Returns the control's outcomes.
+    /// </summary>
+    internal static async Task<List<(TimeSpan At, string Outcome)>> MisrouteAndAssertRecoveryAsync(
+        ResilienceScenario scenario,
+        IReadOnlyList<ClusterNodeInfo> masters,
+        string[][] partitions,
+        IDatabase controlDatabase,
+        string[] controlKeys,
+        ITestOutputHelper output,
+        string name)
+    {
+        var cluster = scenario.Cluster;
+        var probes = partitions.Select(onMaster => onMaster[0]).ToArray();
+        var before = scenario.Connection.Current!;
         var misroute = cluster.EachMasterToTheNext(masters);
-        await using var load = DecisionLoad.Start(Scenario.Decider, [.. partitions.SelectMany(p => p)], Callers, CallerPause);
+        await using var load = DecisionLoad.Start(scenario.Decider, [.. partitions.SelectMany(p => p)], Callers, CallerPause);
         await Poll.UntilAsync(() => Task.FromResult(load.Count), count => count >= 1000, Generous);
 
-        // Act: every open connection to a master now reaches the next master.
         var faultAt = Stopwatch.GetTimestamp();
-        Scenario.CountingStore.Reset(); // count the scenario's errors, not the warm-up's
+        scenario.CountingStore.Reset(); // count the scenario's errors, not the warm-up's
         cluster.Proxy.SetMode(ProxyMode.MisrouteExisting, misroute);
         using var stopControl = new CancellationTokenSource();
         var controlOutcomes = ObserveAsync(controlDatabase, controlKeys, faultAt, stopControl.Token);
-        var recovered = await Scenario.WaitUntilStoreBackedAsync(probes, RecoveryDeadline, faultAt);
+        var recovered = await scenario.WaitUntilStoreBackedAsync(probes, RecoveryDeadline, faultAt);
         await ResilienceScenario.ObserveUntilAsync(faultAt, recovered, MinimumObservation);
         var records = await load.StopAsync();
         await stopControl.CancelAsync();
@@ -65,34 +83,36 @@ public sealed class MovedLoopTests : ResilienceScenarioTests
         var lastSweep = await SweepAsync(controlDatabase, controlKeys);
         await Poll.UntilAsync(() => Task.FromResult(before.IsClosed), closed => closed, Generous);
 
-        // Assert
         var afterFault = records.Where(r => r.StartedAt >= faultAt).ToArray();
         var failureMode = afterFault.Count(r => r.ByFailureMode);
         var recoveredAt = faultAt + (long)(recovered.TotalSeconds * Stopwatch.Frequency);
-        Output.WriteLine(ScenarioFigures.Line(
-            "moved_loop",
+        output.WriteLine(ScenarioFigures.Line(
+            name,
             ("recover_ms", recovered),
             ("failure_mode_decisions", failureMode),
-            ("reconnects", Scenario.Connection.Reconnects),
-            ("store_errors", Scenario.CountingStore.Errors),
-            ("store_error_kinds", Scenario.CountingStore.ErrorSummary(faultAt)),
+            ("reconnects", scenario.Connection.Reconnects),
+            ("reconnect_log", scenario.ReconnectSummary(faultAt)),
+            ("store_errors", scenario.CountingStore.Errors),
+            ("store_error_kinds", scenario.CountingStore.ErrorSummary(faultAt)),
             ("decisions_after_fault", afterFault.Length),
             ("observed_ms", Stopwatch.GetElapsedTime(faultAt)),
             ("control_calls", outcomes.Count),
             ("control_outcomes", string.Join(',', outcomes.GroupBy(o => o.Outcome).Select(g => $"{g.Key}:{g.Count()}"))),
-            ("generations", Scenario.Connection.Current?.Number)));
+            ("proxy_connections", cluster.Proxy.AcceptedConnections),
+            ("generations", scenario.Connection.Current?.Number)));
 
         Assert.All(records, r => Assert.Null(r.Error));
         Assert.True(failureMode > 0, "The fault never reached the store's callers.");
-        Assert.Equal(1, Scenario.Connection.Reconnects);
-        Assert.Equal(before.Number + 1, Scenario.Connection.Current!.Number); // one new multiplexer for 50 callers, none dropped
+        Assert.Equal(1, scenario.Connection.Reconnects);
+        Assert.Equal(before.Number + 1, scenario.Connection.Current!.Number); // one new multiplexer for 50 callers, none dropped
         Assert.True(before.IsClosed);
-        DecisionAssert.AnsweredByStore([.. records.Where(r => r.StartedAt > recoveredAt)], Scenario.CountingStore, _ => true, recoveredAt, long.MaxValue, "After recovery");
+        DecisionAssert.AnsweredByStore([.. records.Where(r => r.StartedAt > recoveredAt)], scenario.CountingStore, _ => true, recoveredAt, long.MaxValue, "After recovery");
 
         // The control proves the fault real: not one success, still MOVED at the end of the period.
         Assert.DoesNotContain(outcomes, o => o.Outcome == "ok");
         Assert.True(outcomes.Count(o => o.Outcome == "MOVED") >= 10, "The control saw too few MOVED replies.");
         Assert.All(lastSweep, outcome => Assert.Equal("MOVED", outcome));
+        return outcomes;
     }
 
     internal static async Task<List<(TimeSpan At, string Outcome)>> ObserveAsync(IDatabase database, string[] keys, long since, CancellationToken stop)
