@@ -19,8 +19,12 @@ bash "$REPO_ROOT/eng/redis-cluster.sh" install
 rm -rf "$RESULTS_DIR"
 mkdir -p "$RESULTS_DIR"
 
+# A test host that shows no progress for five minutes (far longer than any test takes) is stopped,
+# naming the test that hung, so that a hang fails the run with its cause instead of using up the
+# CI's time.
 dotnet_status=0
-dotnet test "$REPO_ROOT/RateLimiting.sln" -c Release --logger trx --results-directory "$RESULTS_DIR" "$@" \
+dotnet test "$REPO_ROOT/RateLimiting.sln" -c Release --logger trx --results-directory "$RESULTS_DIR" \
+  --blame-hang --blame-hang-timeout 5m --blame-hang-dump-type none "$@" \
   || dotnet_status=$?
 
 # Counts the test results (one <UnitTestResult .../> per test case) whose outcome starts with $1,

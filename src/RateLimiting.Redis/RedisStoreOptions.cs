@@ -48,7 +48,9 @@ public sealed class RedisStoreOptions
 
     /// <summary>
     /// Gets or sets a factory for the multiplexer, used instead of <see cref="Configuration"/> when set.
-    /// The store owns what it returns and disposes it when replacing or shutting down.
+    /// The store owns what it returns and disposes it when replacing or shutting down. The token is
+    /// cancelled after 15 seconds; the store then stops waiting, disposes whatever the factory
+    /// returns later, and connects again on a later call.
     /// </summary>
     /// <value>The default value is <see langword="null"/>.</value>
     public Func<CancellationToken, Task<StackExchange.Redis.ConnectionMultiplexer>>? ConnectionFactory { get; set; }

@@ -11,6 +11,8 @@ namespace RateLimiting.Redis.Tests.Infrastructure;
 /// </summary>
 internal sealed class DecisionLoad : IAsyncDisposable
 {
+    private static readonly TimeSpan LastDecisionDeadline = TimeSpan.FromMinutes(1);
+
     private readonly PolicyDecider _decider;
     private readonly IReadOnlyList<string> _partitions;
     private readonly TimeSpan _pause;
@@ -43,10 +45,11 @@ internal sealed class DecisionLoad : IAsyncDisposable
         => new(decider, partitions, callers, pause, cost);
 
     /// <summary>Stops the callers, waits for their last decision, and returns every decision recorded.</summary>
+    /// <exception cref="TimeoutException">A caller still waits for its decision a minute later: the decider does not answer in bounded time.</exception>
     public async Task<IReadOnlyList<DecisionRecord>> StopAsync()
     {
         await _stop.CancelAsync();
-        await Task.WhenAll(_callers);
+        await Task.WhenAll(_callers).WaitAsync(LastDecisionDeadline);
         return Records;
     }
 

@@ -3,13 +3,17 @@ namespace RateLimiting.Redis.Tests.Infrastructure;
 /// <summary>Waits for a condition with a deadline instead of sleeping a fixed time.</summary>
 public static class Poll
 {
+    private static readonly TimeSpan LastProbeTime = TimeSpan.FromSeconds(10);
+
     public static async Task<T> UntilAsync<T>(Func<Task<T>> probe, Func<T, bool> done, TimeSpan deadline)
     {
         var started = System.Diagnostics.Stopwatch.StartNew();
         var delay = TimeSpan.FromMilliseconds(5);
         while (true)
         {
-            var value = await probe();
+            // A probe that never finishes (a 1.2.6 call has no deadline of its own) must not outlive the poll.
+            var left = deadline - started.Elapsed;
+            var value = await probe().WaitAsync(left > LastProbeTime ? left : LastProbeTime);
             if (done(value))
             {
                 return value;

@@ -36,7 +36,7 @@ public sealed class MovedLoopTests : ResilienceScenarioTests
         var masters = await cluster.MastersAsync();
         var partitions = Scenario.PartitionsOn(masters, perMaster: 4, "moved");
         await Scenario.WaitUntilStoreBackedAsync(partitions.Select(onMaster => onMaster[0]), Generous, Stopwatch.GetTimestamp());
-        using var control = await ConnectionMultiplexer.ConnectAsync(cluster.ConfigurationString + ",abortConnect=false,connectTimeout=5000");
+        using var control = await ConnectionMultiplexer.ConnectAsync(cluster.ConfigurationString + ",abortConnect=false,connectTimeout=5000").WaitAsync(Generous);
         var controlDatabase = control.GetDatabase();
         var controlKeys = masters.Select((master, index) => ClusterPartitions.KeyOn(master, $"control{index}")).ToArray();
         foreach (var key in controlKeys)

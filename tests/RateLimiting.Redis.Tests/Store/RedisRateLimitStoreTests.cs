@@ -155,7 +155,7 @@ public sealed class RedisRateLimitStoreTests : IAsyncLifetime
             var database = multiplexer.GetDatabase();
             foreach (var key in new[] { entries, totals })
             {
-                var ttl = await database.KeyTimeToLiveAsync(key);
+                var ttl = await database.KeyTimeToLiveAsync(key).WaitAsync(Generous);
                 Assert.NotNull(ttl);
                 // Extended by a quarter window whenever less than a window is left.
                 Assert.InRange(ttl.Value, TimeSpan.FromMilliseconds(1), window * 1.25);
@@ -212,7 +212,7 @@ public sealed class RedisRateLimitStoreTests : IAsyncLifetime
 
         var (entries, totals) = new RedisKeyLayout("rl").For(Policy, partition);
         var database = _cluster.Multiplexer.GetDatabase();
-        await Poll.UntilAsync(async () => await database.KeyExistsAsync(entries) || await database.KeyExistsAsync(totals), exists => !exists, TimeSpan.FromSeconds(5));
+        await Poll.UntilAsync(async () => await database.KeyExistsAsync(entries).WaitAsync(Generous) || await database.KeyExistsAsync(totals).WaitAsync(Generous), exists => !exists, TimeSpan.FromSeconds(5));
     }
 
     [Fact]
@@ -226,7 +226,7 @@ public sealed class RedisRateLimitStoreTests : IAsyncLifetime
         var (entries, _) = new RedisKeyLayout("rl").For(Policy, partition);
         Assert.True(decision.IsAllowed);
         Assert.Equal(500, decision.Remaining);
-        Assert.Equal(1, await _cluster.Multiplexer.GetDatabase().SortedSetLengthAsync(entries));
+        Assert.Equal(1, await _cluster.Multiplexer.GetDatabase().SortedSetLengthAsync(entries).WaitAsync(Generous));
     }
 
     [Fact]
@@ -238,15 +238,15 @@ public sealed class RedisRateLimitStoreTests : IAsyncLifetime
         await store.DecideAsync(request, CancellationToken.None);
         await store.DecideAsync(request, CancellationToken.None);
         var (entries, totals) = new RedisKeyLayout("rl").For(Policy, partition);
-        await _cluster.Multiplexer.GetDatabase().KeyDeleteAsync(totals);
+        await _cluster.Multiplexer.GetDatabase().KeyDeleteAsync(totals).WaitAsync(Generous);
 
         var third = await store.DecideAsync(request, CancellationToken.None);
         var fourth = await store.DecideAsync(request, CancellationToken.None);
 
         Assert.Equal(1, third.Remaining);
         Assert.False(fourth.IsAllowed);
-        Assert.Equal(3, await _cluster.Multiplexer.GetDatabase().SortedSetLengthAsync(entries));
-        Assert.NotNull(await _cluster.Multiplexer.GetDatabase().KeyTimeToLiveAsync(totals));
+        Assert.Equal(3, await _cluster.Multiplexer.GetDatabase().SortedSetLengthAsync(entries).WaitAsync(Generous));
+        Assert.NotNull(await _cluster.Multiplexer.GetDatabase().KeyTimeToLiveAsync(totals).WaitAsync(Generous));
     }
 
     [Fact]
@@ -262,13 +262,13 @@ public sealed class RedisRateLimitStoreTests : IAsyncLifetime
         await store.DecideAsync(request, CancellationToken.None);
         var (entries, totals) = new RedisKeyLayout("rl").For(Policy, partition);
         var database = _cluster.Multiplexer.GetDatabase();
-        await database.KeyDeleteAsync(totals);
+        await database.KeyDeleteAsync(totals).WaitAsync(Generous);
         clock.Advance(TimeSpan.FromSeconds(35)); // the first two have left the window
 
         var decision = await store.DecideAsync(request, CancellationToken.None);
 
         Assert.Equal((true, 3, TimeSpan.FromSeconds(25)), (decision.IsAllowed, decision.Remaining, decision.ResetAfter));
-        Assert.Equal(2, await database.SortedSetLengthAsync(entries));
+        Assert.Equal(2, await database.SortedSetLengthAsync(entries).WaitAsync(Generous));
     }
 
     [Fact]
@@ -283,7 +283,7 @@ public sealed class RedisRateLimitStoreTests : IAsyncLifetime
         clock.Advance(TimeSpan.FromSeconds(10));
         await store.DecideAsync(request, CancellationToken.None);
         var (_, totals) = new RedisKeyLayout("rl").For(Policy, partition);
-        await _cluster.Multiplexer.GetDatabase().HashDeleteAsync(totals, "o");
+        await _cluster.Multiplexer.GetDatabase().HashDeleteAsync(totals, "o").WaitAsync(Generous);
 
         var third = await store.DecideAsync(request, CancellationToken.None);
         var fourth = await store.DecideAsync(request, CancellationToken.None);

@@ -68,7 +68,7 @@ public sealed class TlsMovedLoopTests : ResilienceScenarioTests
         var controlOptions = ConfigurationOptions.Parse(cluster.ConfigurationString + ",abortConnect=false,connectTimeout=5000");
         var validator = new RedisCertificateValidator(RedisCertificateValidator.LoadTrustedCas(cluster.CaCertificatePath), sslHostConfigured: true);
         controlOptions.CertificateValidation += validator.Validate;
-        using var control = await ConnectionMultiplexer.ConnectAsync(controlOptions);
+        using var control = await ConnectionMultiplexer.ConnectAsync(controlOptions).WaitAsync(FirstConnections);
         var controlDatabase = control.GetDatabase();
         var controlKeys = masters.Select((master, index) => ClusterPartitions.KeyOn(master, $"tlscontrol{index}")).ToArray();
         foreach (var key in controlKeys)

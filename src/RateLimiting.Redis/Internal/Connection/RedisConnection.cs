@@ -16,6 +16,9 @@ namespace RateLimiting.Redis.Internal.Connection;
 /// </summary>
 internal sealed partial class RedisConnection : IAsyncDisposable
 {
+    // The client's own default, for a ConnectionFactory's multiplexer whose configuration is not known before it exists.
+    private const int DefaultConnectTimeoutMilliseconds = 5000;
+
     private static readonly TimeSpan RetryDelay = TimeSpan.FromMilliseconds(5);
     private static readonly TimeSpan SettleRetryDelay = TimeSpan.FromMilliseconds(50);
 
@@ -357,20 +360,39 @@ internal sealed partial class RedisConnection : IAsyncDisposable
         }
         catch (ArgumentException)
         {
-            return TimeSpan.FromSeconds(10); // twice the client's default connect timeout
+            return TimeSpan.FromMilliseconds(2 * DefaultConnectTimeoutMilliseconds);
         }
     }
 
+    /// <summary>
+    /// Connects within three connect timeouts (the client waits one for the seed nodes and one for
+    /// those they name). 1.2.6's connect asks a node for CLUSTER NODES with no deadline of its own,
+    /// so a node that accepts the connection and then never answers would otherwise hold this
+    /// attempt, and every reconnect after it, forever. A multiplexer that arrives late is disposed.
+    /// </summary>
     private async Task<MultiplexerGeneration> ConnectAsync()
     {
         var number = Interlocked.Increment(ref _generations);
-        if (_options.ConnectionFactory is { } factory)
+        var configuration = _options.ConnectionFactory is null ? RedisConfiguration.Create(_options) : null;
+        var deadline = 3 * TimeSpan.FromMilliseconds(configuration?.ConnectTimeout ?? DefaultConnectTimeoutMilliseconds);
+        using var expired = new CancellationTokenSource(deadline, _time);
+        var connecting = configuration is null
+            ? _options.ConnectionFactory!(expired.Token)
+            : ConnectionMultiplexer.ConnectAsync(configuration);
+        try
         {
-            return new MultiplexerGeneration(number, await factory(CancellationToken.None).ConfigureAwait(false));
+            return new MultiplexerGeneration(number, await connecting.WaitAsync(deadline, _time).ConfigureAwait(false));
         }
-
-        var configuration = RedisConfiguration.Create(_options);
-        return new MultiplexerGeneration(number, await ConnectionMultiplexer.ConnectAsync(configuration).ConfigureAwait(false));
+        catch (TimeoutException)
+        {
+            _ = connecting.ContinueWith(
+                static late => late.Result.Dispose(),
+                CancellationToken.None,
+                TaskContinuationOptions.OnlyOnRanToCompletion,
+                TaskScheduler.Default);
+            Observe(connecting);
+            throw new TimeoutException($"Connecting to Redis took longer than {deadline.TotalSeconds:0.#} s.");
+        }
     }
 
     private TimeSpan TimeLeft(long started) => _options.OperationTimeout - _time.GetElapsedTime(started);

@@ -1,0 +1,71 @@
+using RateLimiting.Redis.Tests.Infrastructure;
+using StackExchange.Redis;
+
+namespace RateLimiting.Redis.Tests.Resilience;
+
+/// <summary>
+/// A connect that never finishes by itself (1.2.6 waits for CLUSTER NODES with no deadline) must not
+/// hold the store forever: it is abandoned at its deadline, a later call connects again, and the
+/// multiplexer that arrives late is disposed.
+/// </summary>
+[Collection(RedisClusterCollection.Name)]
+public sealed class ConnectDeadlineTests
+{
+    private static readonly TimeSpan Generous = TimeSpan.FromSeconds(60);
+
+    private readonly RedisClusterFixture _cluster;
+
+    public ConnectDeadlineTests(RedisClusterFixture cluster) => _cluster = cluster;
+
+    [Fact]
+    public async Task DecideAsync_FirstConnectHangs_AbandonedAtTheDeadlineThenRedisDecides()
+    {
+        // Arrange: the first connect ignores its token, as 1.2.6 would, and finishes only once the store has moved on.
+        var tokenCancelled = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var secondAttempt = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var late = new TaskCompletionSource<ConnectionMultiplexer>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var attempts = 0;
+        await using var store = new RedisRateLimitStore(new RedisStoreOptions
+        {
+            ConnectionFactory = async token =>
+            {
+                if (Interlocked.Increment(ref attempts) > 1)
+                {
+                    secondAttempt.TrySetResult();
+                    return await ConnectionMultiplexer.ConnectAsync(_cluster.ConfigurationString);
+                }
+
+                token.Register(tokenCancelled.SetResult);
+                await secondAttempt.Task;
+                var multiplexer = await ConnectionMultiplexer.ConnectAsync(_cluster.ConfigurationString);
+                late.SetResult(multiplexer);
+                return multiplexer;
+            },
+        });
+        var request = new RateLimitRequest("connect-deadline", Guid.NewGuid().ToString("N"), 10, TimeSpan.FromMinutes(1), 1);
+
+        // Act
+        var whileConnecting = await Record.ExceptionAsync(() => store.DecideAsync(request, CancellationToken.None).AsTask());
+        await tokenCancelled.Task.WaitAsync(Generous);
+        var decided = await Poll.UntilAsync(() => TryDecideAsync(store, request), decision => decision is not null, Generous);
+        var lateMultiplexer = await late.Task.WaitAsync(Generous);
+        await Poll.UntilAsync(() => Task.FromResult(lateMultiplexer.IsConnected), connected => !connected, Generous);
+
+        // Assert
+        Assert.IsType<TimeoutException>(whileConnecting); // the call's own deadline
+        Assert.True(decided!.Value.IsAllowed);
+        Assert.Equal(2, attempts);
+    }
+
+    private static async Task<RateLimitDecision?> TryDecideAsync(RedisRateLimitStore store, RateLimitRequest request)
+    {
+        try
+        {
+            return await store.DecideAsync(request, CancellationToken.None);
+        }
+        catch (TimeoutException)
+        {
+            return null; // still the abandoned attempt's deadline
+        }
+    }
+}
