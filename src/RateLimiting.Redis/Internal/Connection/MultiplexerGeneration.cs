@@ -5,6 +5,8 @@ namespace RateLimiting.Redis.Internal.Connection;
 /// <summary>One multiplexer and the calls in flight on it, so that a replaced one is closed only once they have drained.</summary>
 internal sealed class MultiplexerGeneration
 {
+    private static readonly TimeSpan CloseDeadline = TimeSpan.FromSeconds(5);
+
     private int _inFlight;
 
     public MultiplexerGeneration(int number, ConnectionMultiplexer multiplexer)
@@ -37,7 +39,8 @@ internal sealed class MultiplexerGeneration
         IsClosed = true;
         try
         {
-            await Multiplexer.CloseAsync(allowCommandsToComplete: false).ConfigureAwait(false);
+            // 1.2.6 gives it no deadline of its own.
+            await Multiplexer.CloseAsync(allowCommandsToComplete: false).WaitAsync(CloseDeadline, time).ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is RedisException or TimeoutException or ObjectDisposedException)
         {
