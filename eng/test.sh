@@ -5,8 +5,9 @@
 #
 # The Redis integration tests start their own cluster (eng/redis-cluster.sh) on free ports, so
 # all this script needs is redis-server/redis-cli on PATH. The last line is always
-# "N passed, N failed" (plus ", N skipped" when tests were skipped); the exit code is non-zero
-# when dotnet test fails, a test fails, or no test ran at all.
+# "N passed, N failed" (plus ", N skipped" when tests were skipped, and ", run aborted" when
+# dotnet test failed with no failed test: a build error, a hung or crashed test host); the exit
+# code is non-zero when dotnet test fails, a test fails, or no test ran at all.
 set -euo pipefail
 
 REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -56,6 +57,9 @@ fi
 summary="$passed passed, $failed failed"
 if ((skipped > 0)); then
   summary+=", $skipped skipped"
+fi
+if ((dotnet_status != 0 && failed == 0)); then
+  summary+=", run aborted (see above)"
 fi
 echo "$summary"
 exit "$status"
