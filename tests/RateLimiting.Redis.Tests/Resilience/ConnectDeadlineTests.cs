@@ -6,7 +6,8 @@ namespace RateLimiting.Redis.Tests.Resilience;
 /// <summary>
 /// A connect that never finishes by itself (1.2.6 waits for CLUSTER NODES with no deadline) must not
 /// hold the store forever: it is abandoned at its deadline, a later call connects again, and the
-/// multiplexer that arrives late is disposed.
+/// multiplexer that arrives late is disposed. A factory that stops at its token's cancellation is
+/// retried the same way.
 /// </summary>
 [Collection(RedisClusterCollection.Name)]
 public sealed class ConnectDeadlineTests
@@ -53,6 +54,33 @@ public sealed class ConnectDeadlineTests
 
         // Assert
         Assert.IsType<TimeoutException>(whileConnecting); // the call's own deadline
+        Assert.True(decided!.Value.IsAllowed);
+        Assert.Equal(2, attempts);
+    }
+
+    [Fact]
+    public async Task DecideAsync_FactoryHonoursItsToken_ConnectsAgainAfterTheDeadline()
+    {
+        // Arrange: the first connect waits until the store cancels its token.
+        var attempts = 0;
+        await using var store = new RedisRateLimitStore(new RedisStoreOptions
+        {
+            ConnectionFactory = async token =>
+            {
+                if (Interlocked.Increment(ref attempts) == 1)
+                {
+                    await Task.Delay(Timeout.Infinite, token);
+                }
+
+                return await ConnectionMultiplexer.ConnectAsync(_cluster.ConfigurationString);
+            },
+        });
+        var request = new RateLimitRequest("connect-deadline", Guid.NewGuid().ToString("N"), 10, TimeSpan.FromMinutes(1), 1);
+
+        // Act
+        var decided = await Poll.UntilAsync(() => TryDecideAsync(store, request), decision => decision is not null, Generous);
+
+        // Assert
         Assert.True(decided!.Value.IsAllowed);
         Assert.Equal(2, attempts);
     }

@@ -300,7 +300,7 @@ internal sealed partial class RedisConnection : IAsyncDisposable
     private Task<MultiplexerGeneration> GetGenerationAsync()
     {
         var current = Volatile.Read(ref _current);
-        if (current is not null && !current.IsFaulted)
+        if (current is not null && !Failed(current))
         {
             return current;
         }
@@ -308,7 +308,7 @@ internal sealed partial class RedisConnection : IAsyncDisposable
         lock (_gate)
         {
             ObjectDisposedException.ThrowIf(_disposed, this);
-            if (_current is null || _current.IsFaulted)
+            if (_current is null || Failed(_current))
             {
                 _current = ConnectAsync();
             }
@@ -316,6 +316,9 @@ internal sealed partial class RedisConnection : IAsyncDisposable
             return _current;
         }
     }
+
+    // Canceled counts: a ConnectionFactory may end with its token's cancellation.
+    private static bool Failed(Task connecting) => connecting.IsFaulted || connecting.IsCanceled;
 
     /// <summary>
     /// Lets a fresh multiplexer learn which nodes answer before it is swapped in. When a node accepts
@@ -383,7 +386,7 @@ internal sealed partial class RedisConnection : IAsyncDisposable
         {
             return new MultiplexerGeneration(number, await connecting.WaitAsync(deadline, _time).ConfigureAwait(false));
         }
-        catch (TimeoutException)
+        catch (Exception ex) when (ex is TimeoutException || (ex is OperationCanceledException && expired.IsCancellationRequested))
         {
             _ = connecting.ContinueWith(
                 static late => late.Result.Dispose(),
