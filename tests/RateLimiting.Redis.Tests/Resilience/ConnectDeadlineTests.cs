@@ -1,4 +1,5 @@
 using RateLimiting.Redis.Tests.Infrastructure;
+using RateLimiting.Redis.Tests.Infrastructure.FaultProxy;
 using StackExchange.Redis;
 
 namespace RateLimiting.Redis.Tests.Resilience;
@@ -7,7 +8,7 @@ namespace RateLimiting.Redis.Tests.Resilience;
 /// A connect that never finishes by itself (1.2.6 waits for CLUSTER NODES with no deadline) must not
 /// hold the store forever: it is abandoned at its deadline, a later call connects again, and the
 /// multiplexer that arrives late is disposed. A factory that stops at its token's cancellation is
-/// retried the same way.
+/// retried the same way, and so is the client's own connect to a node that stalls mid-connect.
 /// </summary>
 [Collection(RedisClusterCollection.Name)]
 public sealed class ConnectDeadlineTests
@@ -83,6 +84,32 @@ public sealed class ConnectDeadlineTests
         // Assert
         Assert.True(decided!.Value.IsAllowed);
         Assert.Equal(2, attempts);
+    }
+
+    [Fact]
+    public async Task DecideAsync_NodeStallsDuringConnect_ConnectsAgainAndShutsDown()
+    {
+        // Arrange: a node that answers the client's handshake, then never the CLUSTER NODES its
+        // connect sends; the client's own ConnectAsync waits for that forever.
+        await using var node = StallingClusterNode.Start();
+        var store = new RedisRateLimitStore(new RedisStoreOptions { Configuration = $"127.0.0.1:{node.Port},connectTimeout=500" });
+        var request = new RateLimitRequest("connect-deadline", Guid.NewGuid().ToString("N"), 10, TimeSpan.FromMinutes(1), 1);
+
+        // Act: calls go on while the connects stall, until a second connect has stalled too.
+        var errors = new List<Exception?>();
+        await Poll.UntilAsync(
+            async () =>
+            {
+                errors.Add(await Record.ExceptionAsync(() => store.DecideAsync(request, CancellationToken.None).AsTask()));
+                return node.StalledConnections;
+            },
+            stalled => stalled >= 2,
+            Generous);
+        var shutdown = await Record.ExceptionAsync(() => store.DisposeAsync().AsTask().WaitAsync(Generous));
+
+        // Assert: every call ended at its own deadline, and shutting down did not wait for a stalled connect.
+        Assert.All(errors, error => Assert.IsType<TimeoutException>(error));
+        Assert.Null(shutdown);
     }
 
     private static async Task<RateLimitDecision?> TryDecideAsync(RedisRateLimitStore store, RateLimitRequest request)
