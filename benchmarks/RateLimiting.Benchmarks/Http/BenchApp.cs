@@ -34,7 +34,7 @@ internal sealed class BenchApp : IAsyncDisposable
     /// What the round-trip endpoint runs: a script that returns a reply shaped like the limiter's
     /// at once, so the endpoint pays the client and one round trip to Redis, and nothing else.
     /// </summary>
-    private const string NoOpScript = "return {0, 0, 0, 0}";
+    public const string NoOpScript = "return {0, 0, 0, 0}";
 
     private const string AspNetCorePolicy = "aspnetcore-sliding";
     private const string OursPolicy = "ours";
@@ -63,11 +63,12 @@ internal sealed class BenchApp : IAsyncDisposable
     /// <param name="redisConfiguration">The cluster.</param>
     /// <param name="keyPrefix">Keeps this application's windows apart from another's.</param>
     /// <param name="overLimitCache">The value of <c>RateLimiting:OverLimitCache</c>.</param>
-    public static async Task<BenchApp> StartAsync(string redisConfiguration, string keyPrefix, bool overLimitCache)
+    /// <param name="noOpScriptSha">The SHA1 (hex) of <see cref="NoOpScript"/>, loaded on every master.</param>
+    public static async Task<BenchApp> StartAsync(string redisConfiguration, string keyPrefix, bool overLimitCache, string noOpScriptSha)
     {
         // The round-trip endpoint's own multiplexer, configured as the store's is.
         var roundTrips = await ConnectionMultiplexer.ConnectAsync(redisConfiguration);
-        var noOpSha = LoadOnEveryMaster(roundTrips, NoOpScript);
+        var noOpSha = Convert.FromHexString(noOpScriptSha);
         RedisValue[] noOpArguments = [NeverReached, 3_600_000_000L, 1];
 
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { EnvironmentName = "Production" });
@@ -143,21 +144,6 @@ internal sealed class BenchApp : IAsyncDisposable
         await _app.DisposeAsync();
         await _roundTrips.CloseAsync();
         _roundTrips.Dispose();
-    }
-
-    private static byte[] LoadOnEveryMaster(ConnectionMultiplexer multiplexer, string script)
-    {
-        byte[]? sha = null;
-        foreach (var endpoint in multiplexer.GetEndPoints())
-        {
-            var server = multiplexer.GetServer(endpoint);
-            if (!server.IsSlave)
-            {
-                sha = server.ScriptLoad(script);
-            }
-        }
-
-        return sha ?? throw new InvalidOperationException("The cluster has no master.");
     }
 
     private static string Hello() => "hello";

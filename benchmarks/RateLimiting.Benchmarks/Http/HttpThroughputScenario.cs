@@ -19,8 +19,9 @@ internal static class HttpThroughputScenario
     public static async Task RunAsync(string redisConfiguration, BenchCluster cluster, SuiteOptions options, ResultTable table)
     {
         cluster.FlushAll();
-        await using var cached = await BenchApp.StartAsync(redisConfiguration, "rl-cache", overLimitCache: true);
-        await using var uncached = await BenchApp.StartAsync(redisConfiguration, "rl-nocache", overLimitCache: false);
+        var noOpScriptSha = cluster.LoadScript(BenchApp.NoOpScript);
+        await using var cached = await BenchApp.StartAsync(redisConfiguration, "rl-cache", overLimitCache: true, noOpScriptSha);
+        await using var uncached = await BenchApp.StartAsync(redisConfiguration, "rl-nocache", overLimitCache: false, noOpScriptSha);
         var script = Path.Combine(Path.GetTempPath(), $"rl-bench-{Environment.ProcessId}.lua");
         await File.WriteAllTextAsync(script, WrkTool.ClientKeysScript);
         try

@@ -44,7 +44,7 @@ public sealed class ConnectDeadlineTests
                 return multiplexer;
             },
         });
-        var request = new RateLimitRequest("connect-deadline", Guid.NewGuid().ToString("N"), 10, TimeSpan.FromMinutes(1), 1);
+        var request = NewRequest();
 
         // Act
         var whileConnecting = await Record.ExceptionAsync(() => store.DecideAsync(request, CancellationToken.None).AsTask());
@@ -76,7 +76,7 @@ public sealed class ConnectDeadlineTests
                 return await ConnectionMultiplexer.ConnectAsync(_cluster.ConfigurationString);
             },
         });
-        var request = new RateLimitRequest("connect-deadline", Guid.NewGuid().ToString("N"), 10, TimeSpan.FromMinutes(1), 1);
+        var request = NewRequest();
 
         // Act
         var decided = await Poll.UntilAsync(() => TryDecideAsync(store, request), decision => decision is not null, Generous);
@@ -93,7 +93,7 @@ public sealed class ConnectDeadlineTests
         // connect sends; the client's own ConnectAsync waits for that forever.
         await using var node = StallingClusterNode.Start();
         var store = new RedisRateLimitStore(new RedisStoreOptions { Configuration = $"127.0.0.1:{node.Port},connectTimeout=500" });
-        var request = new RateLimitRequest("connect-deadline", Guid.NewGuid().ToString("N"), 10, TimeSpan.FromMinutes(1), 1);
+        var request = NewRequest();
 
         // Act: calls go on while the connects stall, until a second connect has stalled too.
         var errors = new List<Exception?>();
@@ -111,6 +111,8 @@ public sealed class ConnectDeadlineTests
         Assert.All(errors, error => Assert.IsType<TimeoutException>(error));
         Assert.Null(shutdown);
     }
+
+    private static RateLimitRequest NewRequest() => new("connect-deadline", Guid.NewGuid().ToString("N"), 10, TimeSpan.FromMinutes(1), 1);
 
     private static async Task<RateLimitDecision?> TryDecideAsync(RedisRateLimitStore store, RateLimitRequest request)
     {

@@ -11,6 +11,9 @@ public sealed class RedisRateLimitStoreTests : IAsyncLifetime
     private const string Policy = "store-tests";
     private static readonly TimeSpan Generous = TimeSpan.FromSeconds(10);
 
+    /// <summary>The keys of the stores below: they use the default prefix.</summary>
+    private static readonly RedisKeyLayout Keys = new("rl");
+
     private readonly RedisClusterFixture _cluster;
     private readonly List<RedisRateLimitStore> _stores = [];
 
@@ -38,6 +41,10 @@ public sealed class RedisRateLimitStoreTests : IAsyncLifetime
         _stores.Add(store);
         return store;
     }
+
+    private IDatabase Database => _cluster.Multiplexer.GetDatabase();
+
+    private static FakeClock FixedClock() => new(NodaTime.Instant.FromUtc(2026, 1, 1, 0, 0));
 
     private static RateLimitRequest Request(string partition, int limit, TimeSpan window, int cost = 1)
         => new(Policy, partition, limit, window, cost);
@@ -140,7 +147,6 @@ public sealed class RedisRateLimitStoreTests : IAsyncLifetime
     public async Task DecideAsync_ManyPartitions_RunOnEveryMasterAndEveryKeyHasATtl()
     {
         var store = NewInstance();
-        var keys = new RedisKeyLayout("rl");
         var multiplexer = _cluster.Multiplexer;
         var servedBy = new HashSet<string>();
         var window = TimeSpan.FromMinutes(5);
@@ -151,11 +157,10 @@ public sealed class RedisRateLimitStoreTests : IAsyncLifetime
             var decision = await store.DecideAsync(Request(partition, 10, window), CancellationToken.None);
             Assert.True(decision.IsAllowed);
 
-            var (entries, totals) = keys.For(Policy, partition);
-            var database = multiplexer.GetDatabase();
+            var (entries, totals) = Keys.For(Policy, partition);
             foreach (var key in new[] { entries, totals })
             {
-                var ttl = await database.KeyTimeToLiveAsync(key).WaitAsync(Generous);
+                var ttl = await Database.KeyTimeToLiveAsync(key).WaitAsync(Generous);
                 Assert.NotNull(ttl);
                 // Extended by a quarter window whenever less than a window is left.
                 Assert.InRange(ttl.Value, TimeSpan.FromMilliseconds(1), window * 1.25);
@@ -210,9 +215,8 @@ public sealed class RedisRateLimitStoreTests : IAsyncLifetime
         var admitted = await Poll.UntilAsync(() => store.DecideAsync(request, CancellationToken.None).AsTask(), d => d.IsAllowed, TimeSpan.FromSeconds(5));
         Assert.True(admitted.IsAllowed);
 
-        var (entries, totals) = new RedisKeyLayout("rl").For(Policy, partition);
-        var database = _cluster.Multiplexer.GetDatabase();
-        await Poll.UntilAsync(async () => await database.KeyExistsAsync(entries).WaitAsync(Generous) || await database.KeyExistsAsync(totals).WaitAsync(Generous), exists => !exists, TimeSpan.FromSeconds(5));
+        var (entries, totals) = Keys.For(Policy, partition);
+        await Poll.UntilAsync(async () => await Database.KeyExistsAsync(entries).WaitAsync(Generous) || await Database.KeyExistsAsync(totals).WaitAsync(Generous), exists => !exists, TimeSpan.FromSeconds(5));
     }
 
     [Fact]
@@ -223,10 +227,10 @@ public sealed class RedisRateLimitStoreTests : IAsyncLifetime
 
         var decision = await store.DecideAsync(Request(partition, 1000, TimeSpan.FromMinutes(1), cost: 500), CancellationToken.None);
 
-        var (entries, _) = new RedisKeyLayout("rl").For(Policy, partition);
+        var (entries, _) = Keys.For(Policy, partition);
         Assert.True(decision.IsAllowed);
         Assert.Equal(500, decision.Remaining);
-        Assert.Equal(1, await _cluster.Multiplexer.GetDatabase().SortedSetLengthAsync(entries).WaitAsync(Generous));
+        Assert.Equal(1, await Database.SortedSetLengthAsync(entries).WaitAsync(Generous));
     }
 
     [Fact]
@@ -237,22 +241,22 @@ public sealed class RedisRateLimitStoreTests : IAsyncLifetime
         var request = Request(partition, 10, TimeSpan.FromMinutes(1), cost: 3);
         await store.DecideAsync(request, CancellationToken.None);
         await store.DecideAsync(request, CancellationToken.None);
-        var (entries, totals) = new RedisKeyLayout("rl").For(Policy, partition);
-        await _cluster.Multiplexer.GetDatabase().KeyDeleteAsync(totals).WaitAsync(Generous);
+        var (entries, totals) = Keys.For(Policy, partition);
+        await Database.KeyDeleteAsync(totals).WaitAsync(Generous);
 
         var third = await store.DecideAsync(request, CancellationToken.None);
         var fourth = await store.DecideAsync(request, CancellationToken.None);
 
         Assert.Equal(1, third.Remaining);
         Assert.False(fourth.IsAllowed);
-        Assert.Equal(3, await _cluster.Multiplexer.GetDatabase().SortedSetLengthAsync(entries).WaitAsync(Generous));
-        Assert.NotNull(await _cluster.Multiplexer.GetDatabase().KeyTimeToLiveAsync(totals).WaitAsync(Generous));
+        Assert.Equal(3, await Database.SortedSetLengthAsync(entries).WaitAsync(Generous));
+        Assert.NotNull(await Database.KeyTimeToLiveAsync(totals).WaitAsync(Generous));
     }
 
     [Fact]
     public async Task DecideAsync_TotalsLostWhileEntriesExpired_RebuildFromTheLiveEntriesOnly()
     {
-        var clock = new FakeClock(NodaTime.Instant.FromUtc(2026, 1, 1, 0, 0));
+        var clock = FixedClock();
         var store = NewInstance(clock);
         var partition = "rebuild-expired-" + Guid.NewGuid().ToString("N");
         var request = Request(partition, 5, TimeSpan.FromMinutes(1));
@@ -260,30 +264,29 @@ public sealed class RedisRateLimitStoreTests : IAsyncLifetime
         await store.DecideAsync(request, CancellationToken.None);
         clock.Advance(TimeSpan.FromSeconds(30));
         await store.DecideAsync(request, CancellationToken.None);
-        var (entries, totals) = new RedisKeyLayout("rl").For(Policy, partition);
-        var database = _cluster.Multiplexer.GetDatabase();
-        await database.KeyDeleteAsync(totals).WaitAsync(Generous);
+        var (entries, totals) = Keys.For(Policy, partition);
+        await Database.KeyDeleteAsync(totals).WaitAsync(Generous);
         clock.Advance(TimeSpan.FromSeconds(35)); // the first two have left the window
 
         var decision = await store.DecideAsync(request, CancellationToken.None);
 
         Assert.Equal((true, 3, TimeSpan.FromSeconds(25)), (decision.IsAllowed, decision.Remaining, decision.ResetAfter));
-        Assert.Equal(2, await database.SortedSetLengthAsync(entries).WaitAsync(Generous));
+        Assert.Equal(2, await Database.SortedSetLengthAsync(entries).WaitAsync(Generous));
     }
 
     [Fact]
     public async Task DecideAsync_TotalsWithoutTheOldestEntry_DecideExactly()
     {
         // Totals as the first release wrote them (no "o" field) stay valid after an upgrade.
-        var clock = new FakeClock(NodaTime.Instant.FromUtc(2026, 1, 1, 0, 0));
+        var clock = FixedClock();
         var store = NewInstance(clock);
         var partition = "upgrade-" + Guid.NewGuid().ToString("N");
         var request = Request(partition, 3, TimeSpan.FromMinutes(1));
         await store.DecideAsync(request, CancellationToken.None);
         clock.Advance(TimeSpan.FromSeconds(10));
         await store.DecideAsync(request, CancellationToken.None);
-        var (_, totals) = new RedisKeyLayout("rl").For(Policy, partition);
-        await _cluster.Multiplexer.GetDatabase().HashDeleteAsync(totals, "o").WaitAsync(Generous);
+        var (_, totals) = Keys.For(Policy, partition);
+        await Database.HashDeleteAsync(totals, "o").WaitAsync(Generous);
 
         var third = await store.DecideAsync(request, CancellationToken.None);
         var fourth = await store.DecideAsync(request, CancellationToken.None);

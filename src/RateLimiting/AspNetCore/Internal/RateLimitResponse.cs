@@ -16,6 +16,12 @@ internal static class RateLimitResponse
     public const string PolicyHeader = "RateLimit-Policy";
     public const string StateHeader = "RateLimit";
 
+    /// <summary>The <c>reason</c> of a request whose cost alone exceeds the limit: the only body that names the limit.</summary>
+    public const string CostExceedsLimitReason = "cost_exceeds_limit";
+
+    private const string QuotaExceededReason = "quota_exceeded";
+    private const string StoreUnavailableReason = "store_unavailable";
+
     /// <summary>Adds <c>RateLimit-Policy: "name";q=100;w=3600</c> and <c>RateLimit: "name";r=42;t=17</c>.</summary>
     public static void WriteHeaders(HttpResponse response, DecisionLease lease, CompiledPolicy policy)
     {
@@ -63,7 +69,7 @@ internal static class RateLimitResponse
             return;
         }
 
-        var body = bodies.Get(policy, status, unavailable ? "store_unavailable" : ReasonName(decision.Reason), decision.Limit, hasRetryAfter);
+        var body = bodies.Get(policy, status, unavailable ? StoreUnavailableReason : ReasonName(decision.Reason), decision.Limit, hasRetryAfter);
         response.ContentType = "application/problem+json";
         response.ContentLength = body.Length;
         // Kestrel sends it with the headers when the request ends; no flush of our own.
@@ -73,9 +79,9 @@ internal static class RateLimitResponse
     /// <summary>Encodes one problem+json body; <see cref="RejectionBodies"/> keeps it.</summary>
     public static byte[] EncodeRejection(string? policy, int status, string reason, int limit, bool hasRetryAfter)
     {
-        var unavailable = reason == "store_unavailable";
+        var unavailable = reason == StoreUnavailableReason;
         var detail = unavailable ? $"Rate limiting is unavailable for policy '{policy}'; retry after the seconds in Retry-After."
-            : reason == "cost_exceeds_limit" ? $"This request costs more than policy '{policy}' admits per window ({limit}); it can never be admitted."
+            : reason == CostExceedsLimitReason ? $"This request costs more than policy '{policy}' admits per window ({limit}); it can never be admitted."
             : hasRetryAfter ? $"The quota of policy '{policy}' is exhausted; retry after the seconds in Retry-After."
             : $"The quota of policy '{policy}' is exhausted.";
         var buffer = new ArrayBufferWriter<byte>(256);
@@ -98,5 +104,5 @@ internal static class RateLimitResponse
     private static long Seconds(TimeSpan value) => Math.Max(0, (long)Math.Ceiling(value.TotalSeconds));
 
     private static string ReasonName(RateLimitRejectReason reason)
-        => reason == RateLimitRejectReason.CostExceedsLimit ? "cost_exceeds_limit" : "quota_exceeded";
+        => reason == RateLimitRejectReason.CostExceedsLimit ? CostExceedsLimitReason : QuotaExceededReason;
 }

@@ -15,8 +15,7 @@ internal sealed class RejectionBodies
 
     public byte[] Get(string? policy, int status, string reason, int limit, bool hasRetryAfter)
     {
-        // The limit appears only in a cost_exceeds_limit body.
-        var key = (policy, status, reason, reason == "cost_exceeds_limit" ? limit : 0, hasRetryAfter);
+        var key = (policy, status, reason, reason == RateLimitResponse.CostExceedsLimitReason ? limit : 0, hasRetryAfter);
         if (_bodies.TryGetValue(key, out var body))
         {
             return body;

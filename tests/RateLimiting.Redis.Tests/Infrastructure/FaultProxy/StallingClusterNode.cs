@@ -68,14 +68,14 @@ internal sealed class StallingClusterNode : IAsyncDisposable
         {
             while (await ReadCommandAsync(reader, _stopping.Token) is { } command)
             {
-                var name = string.Join(' ', command.Take(2)).ToUpperInvariant();
-                if (name == "CLUSTER NODES" && ++clusterNodes > 1)
+                var verb = command[0].ToUpperInvariant();
+                if (verb == "CLUSTER" && ++clusterNodes > 1)
                 {
                     Interlocked.Increment(ref _stalledConnections);
                     await Task.Delay(Timeout.Infinite, _stopping.Token); // silent, the connection open
                 }
 
-                await stream.WriteAsync(Encoding.Latin1.GetBytes(Reply(name, command)), _stopping.Token);
+                await stream.WriteAsync(Encoding.Latin1.GetBytes(Reply(verb, command)), _stopping.Token);
             }
         }
         catch (Exception ex) when (ex is OperationCanceledException or IOException or SocketException)
@@ -84,7 +84,8 @@ internal sealed class StallingClusterNode : IAsyncDisposable
         }
     }
 
-    private string Reply(string name, string[] command) => name.Split(' ')[0] switch
+    /// <summary>What a cluster master answers; CLUSTER is only ever CLUSTER NODES from this client.</summary>
+    private string Reply(string verb, string[] command) => verb switch
     {
         "PING" => "+PONG\r\n",
         "ECHO" => Bulk(command[1]),
