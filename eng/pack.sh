@@ -29,5 +29,5 @@ for id in RateLimiting RateLimiting.Redis; do
   echo "pack: $(basename "$nupkg"): $(grep -o '<dependency id="[^"]*" version="[^"]*"' <<<"$nuspec" | sed 's/<dependency id="\([^"]*\)" version="\([^"]*\)"/\1 \2/' | paste -sd ';' -)"
 done
 
-grep -q 'id="StackExchange.Redis" version="\[1.2.6, 3.0.0)"' <<<"$(unzip -p "$(find "$OUT" -name 'RateLimiting.Redis.[0-9]*.nupkg')" RateLimiting.Redis.nuspec)" \
-  || fail "RateLimiting.Redis must depend on StackExchange.Redis [1.2.6, 3.0.0)"
+grep -q 'id="StackExchange.Redis" version="\[2.7.27, 4.0.0)"' <<<"$(unzip -p "$(find "$OUT" -name 'RateLimiting.Redis.[0-9]*.nupkg')" RateLimiting.Redis.nuspec)" \
+  || fail "RateLimiting.Redis must depend on StackExchange.Redis [2.7.27, 4.0.0)"

@@ -68,8 +68,8 @@ public sealed class ClusterFixtureTests
         {
             var node = configuration.GetBySlot(slot);
             Assert.NotNull(node);
-            Assert.False(node.IsSlave);
-            Assert.Contains(((IPEndPoint)node.EndPoint).Port, masterPorts);
+            Assert.False(node.IsReplica);
+            Assert.Contains(((IPEndPoint)node.EndPoint!).Port, masterPorts);
         }
     }
 

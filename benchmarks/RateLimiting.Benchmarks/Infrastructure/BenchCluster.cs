@@ -38,7 +38,7 @@ internal sealed class BenchCluster : IDisposable
         options.ConnectTimeout = 10_000;
         var multiplexer = ConnectionMultiplexer.Connect(options);
         var nodes = multiplexer.GetEndPoints().OfType<IPEndPoint>().OrderBy(e => e.Port).ToArray();
-        var masters = nodes.Where(e => !multiplexer.GetServer(e).IsSlave).ToArray();
+        var masters = nodes.Where(e => !multiplexer.GetServer(e).IsReplica).ToArray();
         if (masters.Length == 0)
         {
             multiplexer.Dispose();
@@ -83,7 +83,7 @@ internal sealed class BenchCluster : IDisposable
         var total = 0.0;
         foreach (var node in Nodes)
         {
-            foreach (var line in _multiplexer.GetServer(node).InfoRaw("cpu").Split('\n'))
+            foreach (var line in _multiplexer.GetServer(node).InfoRaw("cpu")!.Split('\n'))
             {
                 var parts = line.Trim().Split(':');
                 if (parts.Length == 2 && parts[0] is "used_cpu_sys" or "used_cpu_user")

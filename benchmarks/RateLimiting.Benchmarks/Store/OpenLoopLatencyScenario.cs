@@ -32,13 +32,6 @@ internal static class OpenLoopLatencyScenario
             table.Add("e", "decision latency p99.9", Millis(Percentile(latencies, 0.999)), "ms", string.Empty, "0.000");
             table.Add("e", "decision latency max", Millis(latencies.Sorted[^1]), "ms", string.Empty, "0.000");
         }
-
-        await using (var unordered = workload.CreateStore(UnorderedConnection.Factory(workload.RedisConfiguration)))
-        {
-            var latencies = await MeasureAsync(workload, unordered, options, maxRate);
-            table.Add("e", "diagnostic: p50 / p99 / max, PreserveAsyncOrder=false", Millis(Percentile(latencies, 0.99)), "ms (p99)", string.Create(CultureInfo.InvariantCulture,
-                $"p50 {Millis(Percentile(latencies, 0.50)):0.000}, p99 {Millis(Percentile(latencies, 0.99)):0.000}, max {Millis(latencies.Sorted[^1]):0.000} ms; {latencies.Note}"), "0.000");
-        }
     }
 
     private static async Task<Latencies> MeasureAsync(StoreWorkload workload, RedisRateLimitStore store, SuiteOptions options, double maxRate)

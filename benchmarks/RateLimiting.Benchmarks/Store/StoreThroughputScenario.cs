@@ -29,7 +29,6 @@ internal static class StoreThroughputScenario
         var targets = fixedKeys.Count;
 
         await using var store = workload.CreateStore();
-        await using var unorderedStore = workload.CreateStore(UnorderedConnection.Factory(workload.RedisConfiguration));
         using var bare = await ConnectionMultiplexer.ConnectAsync(workload.RedisConfiguration);
         var database = bare.GetDatabase();
         var sha = Convert.FromHexString(workload.Sha);
@@ -71,12 +70,6 @@ internal static class StoreThroughputScenario
                 isOurs: false,
                 isBaseline: false,
                 (level, total) => ClosedLoopDriver.RunAsync(cluster, level, total, deadline, i => BareAdmitAsync(database, sha, bareKeys[i % bareKeys.Length], bareArguments))),
-            new(
-                "ours, multiplexer with PreserveAsyncOrder=false",
-                "L async callers, one store (ConnectionFactory)",
-                isOurs: false,
-                isBaseline: false,
-                (level, total) => ClosedLoopDriver.RunAsync(cluster, level, total, deadline, Decisions(unorderedStore, many))),
         };
 
         // Connect, load the script, and compile until tiered compilation is done, before anything

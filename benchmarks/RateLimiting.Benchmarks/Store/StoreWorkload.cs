@@ -3,7 +3,6 @@ using System.Text;
 using RateLimiting.Benchmarks.Infrastructure;
 using RateLimiting.Redis;
 using RateLimiting.Redis.Internal;
-using StackExchange.Redis;
 
 namespace RateLimiting.Benchmarks.Store;
 
@@ -73,12 +72,11 @@ internal sealed class StoreWorkload
     }
 
     /// <summary>A store as an application would create it, with a generous deadline so that a slow moment is no failure.</summary>
-    public RedisRateLimitStore CreateStore(Func<CancellationToken, Task<ConnectionMultiplexer>>? connectionFactory = null)
+    public RedisRateLimitStore CreateStore()
         => new(new RedisStoreOptions
         {
             Configuration = RedisConfiguration,
             OperationTimeout = TimeSpan.FromSeconds(10),
-            ConnectionFactory = connectionFactory,
         });
 
     /// <summary>Counts <see cref="ManyPartitions"/> per master, e.g. <c>5461/5462/5461</c>.</summary>

@@ -156,7 +156,7 @@ public sealed class RedisClusterFixture : IAsyncLifetime
         {
             try
             {
-                return MastersIn(Multiplexer.GetServer(Host, port).ClusterNodesRaw());
+                return MastersIn(Multiplexer.GetServer(Host, port).ClusterNodesRaw()!);
             }
             catch (Exception exception) when (exception is RedisException or TimeoutException)
             {
@@ -178,7 +178,7 @@ public sealed class RedisClusterFixture : IAsyncLifetime
             {
                 // StackExchange.Redis 1.2.6 has no timeout for async calls: give it one.
                 var nodes = await Multiplexer.GetServer(Host, port).ClusterNodesRawAsync().WaitAsync(RedisCallTimeout).ConfigureAwait(false);
-                return MastersIn(nodes);
+                return MastersIn(nodes!);
             }
             catch (Exception exception) when (exception is RedisException or TimeoutException)
             {

@@ -301,6 +301,6 @@ public sealed class RedisRateLimitStoreTests : IAsyncLifetime
     private static string OwnerOf(ConnectionMultiplexer multiplexer, int slot)
     {
         var any = multiplexer.GetServer(multiplexer.GetEndPoints()[0]);
-        return any.ClusterConfiguration.GetBySlot(slot).EndPoint.ToString()!;
+        return any.ClusterConfiguration!.GetBySlot(slot)!.EndPoint!.ToString()!;
     }
 }

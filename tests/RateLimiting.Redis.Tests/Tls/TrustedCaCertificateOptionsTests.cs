@@ -51,14 +51,39 @@ public sealed class TrustedCaCertificateOptionsTests : IDisposable
         Assert.DoesNotContain("hunter2", result.FailureMessage, StringComparison.Ordinal);
     }
 
-    [Fact]
-    public void Validate_SslProtocolsKeyword_FailsNamingIt()
+    [Theory]
+    [InlineData("Tls12")]
+    [InlineData("Tls13")]
+    [InlineData("Tls12|Tls13")]
+    public void Validate_SslProtocolsTls12Or13_Succeeds(string protocols)
     {
-        // StackExchange.Redis 1.2.6 on .NET does not know it; the operating system picks TLS 1.2/1.3.
-        var result = Validate(TlsConfiguration + ",sslProtocols=Tls12", caPath: null);
+        var result = Validate(TlsConfiguration + ",sslProtocols=" + protocols, caPath: null);
+
+        Assert.True(result.Succeeded, result.FailureMessage);
+    }
+
+    [Theory]
+    [InlineData("Tls11", "may name only Tls12 and Tls13")]
+    [InlineData("Ssl3|Tls12", "may name only Tls12 and Tls13")]
+    [InlineData("None", "may name only Tls12 and Tls13")]
+    [InlineData("Tls14", "sslProtocols")]
+    public void Validate_SslProtocolsOtherThanTls12Or13_FailsNamingIt(string protocols, string expected)
+    {
+        var result = Validate(TlsConfiguration + ",sslProtocols=" + protocols, caPath: null);
 
         Assert.True(result.Failed);
         Assert.Contains("sslProtocols", result.FailureMessage, StringComparison.Ordinal);
+        Assert.Contains(expected, result.FailureMessage, StringComparison.Ordinal);
+        Assert.DoesNotContain("hunter2", result.FailureMessage, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Validate_SslProtocolsWithoutSsl_FailsNamingIt()
+    {
+        var result = Validate("127.0.0.1:7000,sslProtocols=Tls12", caPath: null);
+
+        Assert.True(result.Failed);
+        Assert.Contains("sslProtocols= needs ssl=true", result.FailureMessage, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -1,3 +1,4 @@
+using System.Security.Authentication;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using StackExchange.Redis;
@@ -7,17 +8,17 @@ namespace RateLimiting.Redis.Internal.Connection;
 /// <summary>Turns <see cref="RedisStoreOptions"/> into the client's configuration; the one place for connection settings (TLS, credentials).</summary>
 internal static class RedisConfiguration
 {
+    private const SslProtocols SupportedSslProtocols = SslProtocols.Tls12 | SslProtocols.Tls13;
+
     /// <summary>
     /// The configuration string as the user wrote it (<c>ssl=true,sslHost=…,password=…</c>), plus:
     /// never abort on a failed connect, and, with <c>ssl=true</c>, our certificate validation
     /// (<see cref="RedisCertificateValidator"/>), so that a rejected certificate says why.
     /// </summary>
     /// <remarks>
-    /// TLS protocol versions: StackExchange.Redis 1.2.6 on .NET (its netstandard1.5 build) always
-    /// lets the operating system choose (<c>SslStream.AuthenticateAsClient(host)</c>): TLS 1.3 or
-    /// 1.2 with OpenSSL 3, whatever the server's <c>tls-protocols</c> allows of those. That build
-    /// rejects the <c>sslProtocols=</c> keyword and ignores <see cref="ConfigurationOptions.SslProtocols"/>,
-    /// so we set neither. Every (re)connect builds a new configuration, which reads the CA file again.
+    /// TLS protocol versions: without <c>sslProtocols=</c> the operating system chooses (TLS 1.3 or
+    /// 1.2 with OpenSSL 3); <see cref="Check"/> lets it name only those two. Every (re)connect builds
+    /// a new configuration, which reads the CA file again.
     /// </remarks>
     public static ConfigurationOptions Create(RedisStoreOptions options)
     {
@@ -55,14 +56,24 @@ internal static class RedisConfiguration
         try
         {
             var parsed = ConfigurationOptions.Parse(configuration);
-            return parsed.EndPoints.Count == 0 ? "it names no endpoint." : null;
+            return parsed.EndPoints.Count == 0 ? "it names no endpoint." : CheckSslProtocols(parsed);
         }
         catch (ArgumentException ex)
         {
-            // StackExchange.Redis names the offending keyword, never its value.
+            // StackExchange.Redis names the offending keyword, never the value of a secret one.
             return ex.Message;
         }
     }
+
+    // SSL 3, TLS 1.0 and 1.1 are disabled in every supported OpenSSL and Windows: naming them fails every connect.
+    private static string? CheckSslProtocols(ConfigurationOptions parsed) => parsed.SslProtocols switch
+    {
+        null => null,
+        _ when !parsed.Ssl => "sslProtocols= needs ssl=true.",
+        var protocols when protocols == SslProtocols.None || (protocols & ~SupportedSslProtocols) != 0
+            => $"sslProtocols= may name only Tls12 and Tls13 (e.g. sslProtocols=Tls12|Tls13), not {protocols}.",
+        _ => null,
+    };
 
     /// <summary>Whether a configuration string (one that <see cref="Check"/> accepts) says <c>ssl=true</c>.</summary>
     public static bool UsesTls(string configuration) => ConfigurationOptions.Parse(configuration).Ssl;
