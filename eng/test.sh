@@ -1,18 +1,25 @@
 #!/usr/bin/env bash
-# The test command: `dotnet test` over the solution, then one summary line from the TRX files.
+# The test command: the core tests once, then the Redis tests once per StackExchange.Redis version of
+# the client matrix, each leg with its own summary, and one closing line over all of them.
 #
 #   eng/test.sh [dotnet test options...]     e.g. eng/test.sh --filter FullyQualifiedName~Cluster
+#   RL_CLIENTS="2.13.23" eng/test.sh          one leg only (default: 2.7.27 2.13.23 3.4.35)
 #
-# The Redis integration tests start their own cluster (eng/redis-cluster.sh) on free ports, so
-# all this script needs is redis-server/redis-cli on PATH. The last line is always
-# "N passed, N failed" (plus ", N skipped" when tests were skipped, and ", run aborted" when
-# dotnet test failed with no failed test: a build error, a hung or crashed test host); the exit
-# code is non-zero when dotnet test fails, a test fails, or no test ran at all.
+# The matrix: the floor of the range we ship (2.7.27, what Microsoft.Extensions.Caching.StackExchangeRedis
+# brings), the newest 2.x and the newest 3.x that our package source serves. The client is chosen with
+# the MSBuild property StackExchangeRedisVersion (Directory.Packages.props).
+# The Redis integration tests start their own clusters (eng/redis-cluster.sh) on free ports, so all
+# this script needs is redis-server/redis-cli on PATH, which it installs when missing. The last line
+# is always "N passed, N failed" (plus ", N skipped" when tests were skipped, and ", run aborted" when
+# a dotnet test failed with no failed test: a build error, a hung or crashed test host); the exit code
+# is non-zero when a dotnet test fails, a test fails, or no test ran at all.
 set -euo pipefail
 
 REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 readonly REPO_ROOT
 readonly RESULTS_DIR="$REPO_ROOT/artifacts/test-results"
+read -r -a CLIENTS <<<"${RL_CLIENTS:-2.7.27 2.13.23 3.4.35}"
+readonly CLIENTS
 
 bash "$REPO_ROOT/eng/redis-cluster.sh" install
 
@@ -20,45 +27,82 @@ bash "$REPO_ROOT/eng/redis-cluster.sh" install
 rm -rf "$RESULTS_DIR"
 mkdir -p "$RESULTS_DIR"
 
-# A test host that shows no progress for five minutes (far longer than any test takes) is stopped,
-# naming the test that hung, so that a hang fails the run with its cause instead of using up the
-# CI's time.
-dotnet_status=0
-dotnet test "$REPO_ROOT/RateLimiting.sln" -c Release --logger trx --results-directory "$RESULTS_DIR" \
-  --blame-hang --blame-hang-timeout 5m --blame-hang-dump-type none "$@" \
-  || dotnet_status=$?
-
-# Counts the test results (one <UnitTestResult .../> per test case) whose outcome starts with $1,
-# over all TRX files. Per-test results rather than the <Counters/> summary: VSTest leaves
-# skipped tests out of Counters' notExecuted.
+# Counts the test results (one <UnitTestResult .../> per test case) under directory $1 whose outcome
+# starts with $2. Per-test results rather than the <Counters/> summary: VSTest leaves skipped tests
+# out of Counters' notExecuted.
 results() {
-  find "$RESULTS_DIR" -name '*.trx' -print0 \
+  find "$1" -name '*.trx' -print0 \
     | xargs -0 -r grep -ho '<UnitTestResult [^>]*>' \
-    | grep -c " outcome=\"$1" || true
+    | grep -c " outcome=\"$2" || true
 }
 
-total="$(results '')"
-passed="$(results 'Passed"')"
-skipped="$(results 'NotExecuted"')"
-# Everything else (Failed, Error, Timeout, Aborted, Inconclusive, ...) is a failure.
+# "N passed, N failed[, N skipped]" for the results under $1.
+summary_of() {
+  local total passed skipped
+  total="$(results "$1" '')"
+  passed="$(results "$1" 'Passed"')"
+  skipped="$(results "$1" 'NotExecuted"')"
+  # Everything else (Failed, Error, Timeout, Aborted, Inconclusive, ...) is a failure.
+  local text="$passed passed, $((total - passed - skipped)) failed"
+  if ((skipped > 0)); then
+    text+=", $skipped skipped"
+  fi
+  echo "$text"
+}
+
+# Runs one dotnet test into $RESULTS_DIR/$1; $2 is the project, the rest its options. Prints the
+# leg's summary; remembers a dotnet test that failed.
+aborted=0
+dotnet_failed=0
+run_leg() {
+  local name="$1" project="$2"
+  shift 2
+  local status=0
+  # A test host that shows no progress for five minutes (far longer than any test takes) is
+  # stopped, naming the test that hung, so that a hang fails the run with its cause instead of
+  # using up the CI's time.
+  dotnet test "$REPO_ROOT/$project" -c Release --logger trx --results-directory "$RESULTS_DIR/$name" \
+    --blame-hang --blame-hang-timeout 5m --blame-hang-dump-type none "$@" \
+    || status=$?
+  local leg
+  leg="$(summary_of "$RESULTS_DIR/$name")"
+  if ((status != 0)); then
+    echo "dotnet test ($name) exited with $status" >&2
+    dotnet_failed=1
+    if [[ "$leg" == *", 0 failed"* ]]; then
+      aborted=1
+    fi
+  fi
+  echo "leg $name: $leg"
+  legs+=("leg $name: $leg")
+}
+
+legs=()
+run_leg core tests/RateLimiting.Tests/RateLimiting.Tests.csproj "$@"
+for client in "${CLIENTS[@]}"; do
+  run_leg "StackExchange.Redis-$client" tests/RateLimiting.Redis.Tests/RateLimiting.Redis.Tests.csproj \
+    "-p:StackExchangeRedisVersion=$client" "$@"
+done
+
+total="$(results "$RESULTS_DIR" '')"
+passed="$(results "$RESULTS_DIR" 'Passed"')"
+skipped="$(results "$RESULTS_DIR" 'NotExecuted"')"
 failed=$((total - passed - skipped))
 
 status=0
-if ((dotnet_status != 0)); then
-  echo "dotnet test exited with $dotnet_status" >&2
-  status=1
-elif ((failed > 0)); then
+if ((failed > 0 || aborted || dotnet_failed)); then
   status=1
 elif ((total == 0)); then
   echo "no test ran (check the filter, and that the test projects build)" >&2
   status=1
 fi
 
+printf '%s\n' "${legs[@]}"
 summary="$passed passed, $failed failed"
 if ((skipped > 0)); then
   summary+=", $skipped skipped"
 fi
-if ((dotnet_status != 0 && failed == 0)); then
+if ((aborted)); then
   summary+=", run aborted (see above)"
 fi
 echo "$summary"

@@ -47,13 +47,16 @@ public sealed class RedisStoreOptions
     public IClock? Clock { get; set; }
 
     /// <summary>
-    /// Gets or sets a factory for the multiplexer, used instead of <see cref="Configuration"/> when set.
-    /// The store owns what it returns and disposes it when replacing or shutting down. The token is
-    /// cancelled after 15 seconds; the store then stops waiting, disposes whatever the factory
-    /// returns later, and connects again on a later call.
+    /// Gets or sets a factory for the multiplexer, used instead of <see cref="Configuration"/> when set,
+    /// for an application that builds its own (for example from Aspire's settings) or shares the one
+    /// it registered as <see cref="StackExchange.Redis.IConnectionMultiplexer"/>. The store calls it
+    /// again to replace a stuck multiplexer, and never closes or disposes what it returns: that
+    /// belongs to the application. A factory that returns the same instance every time therefore
+    /// opts out of replacement. The token is cancelled after three connect timeouts (15 seconds by
+    /// default); the store then stops waiting and calls the factory again on a later decision.
     /// </summary>
     /// <value>The default value is <see langword="null"/>.</value>
-    public Func<CancellationToken, Task<StackExchange.Redis.ConnectionMultiplexer>>? ConnectionFactory { get; set; }
+    public Func<CancellationToken, Task<StackExchange.Redis.IConnectionMultiplexer>>? ConnectionFactory { get; set; }
 
     /// <summary>Gets when a stuck multiplexer is replaced (section <c>RateLimiting:Redis:Resilience</c>).</summary>
     public RedisResilienceOptions Resilience { get; } = new();

@@ -5,10 +5,10 @@ using StackExchange.Redis;
 namespace RateLimiting.Redis.Tests.Resilience;
 
 /// <summary>
-/// A connect that never finishes by itself (1.2.6 waits for CLUSTER NODES with no deadline) must not
-/// hold the store forever: it is abandoned at its deadline, a later call connects again, and the
-/// multiplexer that arrives late is disposed. A factory that stops at its token's cancellation is
+/// A connect that never finishes by itself must not hold the store forever: it is abandoned at its
+/// deadline and a later call connects again. A factory that stops at its token's cancellation is
 /// retried the same way, and so is the client's own connect to a node that stalls mid-connect.
+/// What a factory returns belongs to the application: the store never closes it.
 /// </summary>
 [Collection(RedisClusterCollection.Name)]
 public sealed class ConnectDeadlineTests
@@ -22,12 +22,12 @@ public sealed class ConnectDeadlineTests
     [Fact]
     public async Task DecideAsync_FirstConnectHangs_AbandonedAtTheDeadlineThenRedisDecides()
     {
-        // Arrange: the first connect ignores its token, as 1.2.6 would, and finishes only once the store has moved on.
+        // Arrange: the first connect ignores its token and finishes only once the store has moved on.
         var tokenCancelled = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var secondAttempt = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        var late = new TaskCompletionSource<ConnectionMultiplexer>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var late = new TaskCompletionSource<IConnectionMultiplexer>(TaskCreationOptions.RunContinuationsAsynchronously);
         var attempts = 0;
-        await using var store = new RedisRateLimitStore(new RedisStoreOptions
+        var store = new RedisRateLimitStore(new RedisStoreOptions
         {
             ConnectionFactory = async token =>
             {
@@ -50,13 +50,31 @@ public sealed class ConnectDeadlineTests
         var whileConnecting = await Record.ExceptionAsync(() => store.DecideAsync(request, CancellationToken.None).AsTask());
         await tokenCancelled.Task.WaitAsync(Generous);
         var decided = await Poll.UntilAsync(() => TryDecideAsync(store, request), decision => decision is not null, Generous);
-        var lateMultiplexer = await late.Task.WaitAsync(Generous);
-        await Poll.UntilAsync(() => Task.FromResult(lateMultiplexer.IsConnected), connected => !connected, Generous);
+        using var lateMultiplexer = await late.Task.WaitAsync(Generous);
+        await store.DisposeAsync().AsTask().WaitAsync(Generous);
 
         // Assert
         Assert.IsType<TimeoutException>(whileConnecting); // the call's own deadline
         Assert.True(decided!.Value.IsAllowed);
         Assert.Equal(2, attempts);
+        Assert.True(lateMultiplexer.IsConnected); // the application's, not the store's
+    }
+
+    [Fact]
+    public async Task DisposeAsync_FactoryReturnsTheApplicationsMultiplexer_LeavesItConnected()
+    {
+        // Arrange: an application that shares the IConnectionMultiplexer it registered.
+        using var shared = await ConnectionMultiplexer.ConnectAsync(_cluster.ConfigurationString).WaitAsync(Generous);
+        var store = new RedisRateLimitStore(new RedisStoreOptions { ConnectionFactory = _ => Task.FromResult<IConnectionMultiplexer>(shared) });
+        var decided = await Poll.UntilAsync(() => TryDecideAsync(store, NewRequest()), decision => decision is not null, Generous);
+
+        // Act
+        await store.DisposeAsync().AsTask().WaitAsync(Generous);
+
+        // Assert
+        Assert.True(decided!.Value.IsAllowed);
+        Assert.True(shared.IsConnected);
+        Assert.True(await shared.GetDatabase().PingAsync().WaitAsync(Generous) >= TimeSpan.Zero);
     }
 
     [Fact]

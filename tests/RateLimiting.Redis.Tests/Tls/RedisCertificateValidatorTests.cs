@@ -29,7 +29,7 @@ public sealed class RedisCertificateValidatorTests : IDisposable
     [Fact]
     public void Validate_ChainsToConfiguredCa_AcceptedThoughTheSystemDoesNotTrustIt()
     {
-        var validator = new RedisCertificateValidator(Trusting(_ca), sslHostConfigured: true);
+        var validator = new RedisCertificateValidator(Trusting(_ca), sslHostConfigured: true, _rejections.Add);
 
         Assert.True(validator.Validate(this, _server, chain: null, SslPolicyErrors.RemoteCertificateChainErrors));
     }
@@ -37,9 +37,10 @@ public sealed class RedisCertificateValidatorTests : IDisposable
     [Fact]
     public void Validate_IssuedByAnotherCa_RejectedAsUntrustedNamingTheConfiguredCa()
     {
-        var validator = new RedisCertificateValidator(Trusting(_ca), sslHostConfigured: true);
+        var validator = new RedisCertificateValidator(Trusting(_ca), sslHostConfigured: true, _rejections.Add);
 
-        var rejected = Assert.Throws<RedisCertificateRejectedException>(() => validator.Validate(this, _serverOfOtherCa, chain: null, SslPolicyErrors.RemoteCertificateChainErrors));
+        Assert.False(validator.Validate(this, _serverOfOtherCa, chain: null, SslPolicyErrors.RemoteCertificateChainErrors));
+        var rejected = Assert.Single(_rejections);
 
         Assert.Equal(RedisCertificateProblems.Untrusted, rejected.Problems);
         Assert.True(rejected.CaConfigured);
@@ -50,12 +51,13 @@ public sealed class RedisCertificateValidatorTests : IDisposable
     [Fact]
     public void Validate_SystemStoreRejectsTheChain_RejectedWithItsChainStatus()
     {
-        var validator = new RedisCertificateValidator(trustedCas: null, sslHostConfigured: true);
+        var validator = new RedisCertificateValidator(trustedCas: null, sslHostConfigured: true, _rejections.Add);
         using var chain = new X509Chain();
         chain.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
         Assert.False(chain.Build(_server));
 
-        var rejected = Assert.Throws<RedisCertificateRejectedException>(() => validator.Validate(this, _server, chain, SslPolicyErrors.RemoteCertificateChainErrors));
+        Assert.False(validator.Validate(this, _server, chain, SslPolicyErrors.RemoteCertificateChainErrors));
+        var rejected = Assert.Single(_rejections);
 
         Assert.Equal(RedisCertificateProblems.Untrusted, rejected.Problems);
         Assert.False(rejected.CaConfigured);
@@ -65,9 +67,10 @@ public sealed class RedisCertificateValidatorTests : IDisposable
     [Fact]
     public void Validate_NameMismatch_RejectedNamingTheCertificatesNames()
     {
-        var validator = new RedisCertificateValidator(Trusting(_ca), sslHostConfigured: true);
+        var validator = new RedisCertificateValidator(Trusting(_ca), sslHostConfigured: true, _rejections.Add);
 
-        var rejected = Assert.Throws<RedisCertificateRejectedException>(() => validator.Validate(this, _server, chain: null, SslPolicyErrors.RemoteCertificateNameMismatch | SslPolicyErrors.RemoteCertificateChainErrors));
+        Assert.False(validator.Validate(this, _server, chain: null, SslPolicyErrors.RemoteCertificateNameMismatch | SslPolicyErrors.RemoteCertificateChainErrors));
+        var rejected = Assert.Single(_rejections);
 
         Assert.Equal(RedisCertificateProblems.NameMismatch, rejected.Problems);
         Assert.Equal(["redis.test"], rejected.CertificateNames);
@@ -76,7 +79,7 @@ public sealed class RedisCertificateValidatorTests : IDisposable
     [Fact]
     public void Validate_SystemTrustsAndNameMatches_Accepted()
     {
-        var validator = new RedisCertificateValidator(trustedCas: null, sslHostConfigured: true);
+        var validator = new RedisCertificateValidator(trustedCas: null, sslHostConfigured: true, _rejections.Add);
 
         Assert.True(validator.Validate(this, _server, chain: null, SslPolicyErrors.None));
     }
@@ -84,12 +87,15 @@ public sealed class RedisCertificateValidatorTests : IDisposable
     [Fact]
     public void Validate_NoCertificate_Rejected()
     {
-        var validator = new RedisCertificateValidator(Trusting(_ca), sslHostConfigured: true);
+        var validator = new RedisCertificateValidator(Trusting(_ca), sslHostConfigured: true, _rejections.Add);
 
-        var rejected = Assert.Throws<RedisCertificateRejectedException>(() => validator.Validate(this, certificate: null, chain: null, SslPolicyErrors.RemoteCertificateNotAvailable));
+        Assert.False(validator.Validate(this, certificate: null, chain: null, SslPolicyErrors.RemoteCertificateNotAvailable));
+        var rejected = Assert.Single(_rejections);
 
         Assert.Equal(RedisCertificateProblems.NotAvailable, rejected.Problems);
     }
+
+    private readonly List<RedisCertificateRejectedException> _rejections = [];
 
     private static X509Certificate2Collection Trusting(X509Certificate2 ca)
         => [X509CertificateLoader.LoadCertificate(ca.RawData)];

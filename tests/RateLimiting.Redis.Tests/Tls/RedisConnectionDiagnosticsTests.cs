@@ -79,13 +79,13 @@ public sealed class RedisConnectionDiagnosticsTests
         var failure = NoConnection(Failure(ConnectionFailureType.AuthenticationFailure, "AuthenticationFailure on 127.0.0.1:1/Interactive"));
 
         // Act
-        diagnostics.OnFailure(failure, multiplexer: null);
-        diagnostics.OnFailure(failure, multiplexer: null);
+        diagnostics.OnFailure(failure);
+        diagnostics.OnFailure(failure);
         time.Advance(TimeSpan.FromSeconds(61));
-        diagnostics.OnFailure(failure, multiplexer: null);
-        diagnostics.OnSuccess(multiplexer: null);
-        diagnostics.OnSuccess(multiplexer: null);
-        diagnostics.OnFailure(failure, multiplexer: null);
+        diagnostics.OnFailure(failure);
+        diagnostics.OnSuccess();
+        diagnostics.OnSuccess();
+        diagnostics.OnFailure(failure);
 
         // Assert
         Assert.Equal(

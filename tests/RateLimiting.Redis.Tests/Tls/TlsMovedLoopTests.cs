@@ -66,7 +66,7 @@ public sealed class TlsMovedLoopTests : ResilienceScenarioTests
         var partitions = Scenario.PartitionsOn(masters, perMaster: 4, "tlsmoved");
         await Scenario.WaitUntilStoreBackedAsync(partitions.Select(onMaster => onMaster[0]), FirstConnections, Stopwatch.GetTimestamp());
         var controlOptions = ConfigurationOptions.Parse(cluster.ConfigurationString + ",abortConnect=false,connectTimeout=5000");
-        var validator = new RedisCertificateValidator(RedisCertificateValidator.LoadTrustedCas(cluster.CaCertificatePath), sslHostConfigured: true);
+        var validator = new RedisCertificateValidator(RedisCertificateValidator.LoadTrustedCas(cluster.CaCertificatePath), sslHostConfigured: true, rejected: _ => { });
         controlOptions.CertificateValidation += validator.Validate;
         using var control = await ConnectionMultiplexer.ConnectAsync(controlOptions).WaitAsync(FirstConnections);
         var controlDatabase = control.GetDatabase();

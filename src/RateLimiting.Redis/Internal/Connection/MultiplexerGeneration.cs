@@ -1,3 +1,4 @@
+using System.Net;
 using StackExchange.Redis;
 
 namespace RateLimiting.Redis.Internal.Connection;
@@ -9,17 +10,25 @@ internal sealed class MultiplexerGeneration
 
     private int _inFlight;
 
-    public MultiplexerGeneration(int number, ConnectionMultiplexer multiplexer)
+    /// <param name="number">1 for the first multiplexer, counting up.</param>
+    /// <param name="multiplexer">The multiplexer.</param>
+    /// <param name="owned">Whether the store created it (and so closes it); a <see cref="RedisStoreOptions.ConnectionFactory"/>'s belongs to the application.</param>
+    public MultiplexerGeneration(int number, IConnectionMultiplexer multiplexer, bool owned)
     {
         Number = number;
         Multiplexer = multiplexer;
+        Owned = owned;
+        IsRoutedTo = RoutesSlotTo;
     }
 
     public int Number { get; }
 
-    public ConnectionMultiplexer Multiplexer { get; }
+    public IConnectionMultiplexer Multiplexer { get; }
 
-    public bool IsClosed { get; private set; }
+    public bool Owned { get; }
+
+    /// <summary>Whether this multiplexer already sends a slot to the named endpoint (so that a MOVED naming it is a loop).</summary>
+    public Func<int, EndPoint, bool> IsRoutedTo { get; }
 
     public int InFlight => Volatile.Read(ref _inFlight);
 
@@ -27,7 +36,7 @@ internal sealed class MultiplexerGeneration
 
     public void Exit() => Interlocked.Decrement(ref _inFlight);
 
-    /// <summary>Waits for the calls in flight (each bounded by its own deadline), then closes.</summary>
+    /// <summary>Waits for the calls in flight (each bounded by its own deadline), then closes what the store owns.</summary>
     public async Task DrainAndCloseAsync(TimeSpan drainDeadline, TimeProvider time)
     {
         var started = time.GetTimestamp();
@@ -36,10 +45,14 @@ internal sealed class MultiplexerGeneration
             await Task.Delay(TimeSpan.FromMilliseconds(10), time).ConfigureAwait(false);
         }
 
-        IsClosed = true;
+        if (!Owned)
+        {
+            return;
+        }
+
         try
         {
-            // 1.2.6 gives it no deadline of its own.
+            // The client bounds a close by nothing of ours.
             await Multiplexer.CloseAsync(allowCommandsToComplete: false).WaitAsync(CloseDeadline, time).ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is RedisException or TimeoutException or ObjectDisposedException)
@@ -49,6 +62,19 @@ internal sealed class MultiplexerGeneration
         finally
         {
             Multiplexer.Dispose();
+        }
+    }
+
+    private bool RoutesSlotTo(int slot, EndPoint named)
+    {
+        try
+        {
+            var owner = Multiplexer.GetServer(named).ClusterConfiguration?.GetBySlot(slot)?.EndPoint;
+            return owner is null || named.Equals(owner) || owner.ToString() == named.ToString();
+        }
+        catch (Exception ex) when (ex is RedisException or ArgumentException or NotSupportedException)
+        {
+            return true;
         }
     }
 }

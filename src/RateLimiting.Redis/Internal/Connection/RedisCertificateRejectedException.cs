@@ -3,11 +3,8 @@ using System.Security.Authentication;
 namespace RateLimiting.Redis.Internal.Connection;
 
 /// <summary>
-/// Thrown by <see cref="RedisCertificateValidator"/> instead of returning <see langword="false"/>, so
-/// that what is wrong with the certificate travels with the failure: StackExchange.Redis records it
-/// as the <c>AuthenticationFailure</c> of the connection (its ConnectionFailed event and the
-/// exceptions of the commands that could not be sent), where <see cref="RedisConnectionDiagnostics"/>
-/// finds it. The message names the host and the problem, never a secret.
+/// What <see cref="RedisCertificateValidator"/> found wrong with a certificate it refused, for
+/// <see cref="RedisConnectionDiagnostics"/>. The message names the host and the problem, never a secret.
 /// </summary>
 internal sealed class RedisCertificateRejectedException : AuthenticationException
 {

@@ -9,9 +9,9 @@ namespace RateLimiting.Redis.Internal.Connection;
 /// <see cref="RedisStoreOptions.TrustedCaCertificatePath"/> when one is set (an <see cref="X509Chain"/>
 /// in <see cref="X509ChainTrustMode.CustomRootTrust"/> mode), else at a root of the system store; its
 /// name must match the host the client checks it against (<c>sslHost</c>), as
-/// <see cref="SslStream"/> reports it. A rejected certificate throws
-/// <see cref="RedisCertificateRejectedException"/> saying why, rather than returning
-/// <see langword="false"/>, which would leave only "the remote certificate was rejected".
+/// <see cref="SslStream"/> reports it. What is wrong with a rejected certificate goes to a callback
+/// as a <see cref="RedisCertificateRejectedException"/>: how the client reports a refused
+/// certificate ("the remote certificate was rejected", when and where) differs between its versions.
 /// </summary>
 internal sealed class RedisCertificateValidator
 {
@@ -20,11 +20,13 @@ internal sealed class RedisCertificateValidator
 
     private readonly X509Certificate2Collection? _trustedCas;
     private readonly bool _sslHostConfigured;
+    private readonly Action<RedisCertificateRejectedException> _rejected;
 
-    public RedisCertificateValidator(X509Certificate2Collection? trustedCas, bool sslHostConfigured)
+    public RedisCertificateValidator(X509Certificate2Collection? trustedCas, bool sslHostConfigured, Action<RedisCertificateRejectedException> rejected)
     {
         _trustedCas = trustedCas;
         _sslHostConfigured = sslHostConfigured;
+        _rejected = rejected;
     }
 
     /// <summary>Reads the PEM certificates of <paramref name="path"/>; throws when there is none or the file cannot be read.</summary>
@@ -48,7 +50,7 @@ internal sealed class RedisCertificateValidator
         var host = (sender as SslStream)?.TargetHostName ?? string.Empty;
         if (certificate is null || errors.HasFlag(SslPolicyErrors.RemoteCertificateNotAvailable))
         {
-            throw new RedisCertificateRejectedException(RedisCertificateProblems.NotAvailable, host, _sslHostConfigured, _trustedCas is not null, string.Empty, []);
+            return Reject(new RedisCertificateRejectedException(RedisCertificateProblems.NotAvailable, host, _sslHostConfigured, _trustedCas is not null, string.Empty, []));
         }
 
         using var leaf = X509CertificateLoader.LoadCertificate(certificate.GetRawCertData());
@@ -75,8 +77,13 @@ internal sealed class RedisCertificateValidator
         }
 
         return problems == RedisCertificateProblems.None
-            ? true
-            : throw new RedisCertificateRejectedException(problems, host, _sslHostConfigured, _trustedCas is not null, chainStatus, NamesOf(leaf));
+            || Reject(new RedisCertificateRejectedException(problems, host, _sslHostConfigured, _trustedCas is not null, chainStatus, NamesOf(leaf)));
+    }
+
+    private bool Reject(RedisCertificateRejectedException rejection)
+    {
+        _rejected(rejection);
+        return false;
     }
 
     /// <summary>Empty when <paramref name="leaf"/> chains to one of the configured CAs; else the chain's status.</summary>

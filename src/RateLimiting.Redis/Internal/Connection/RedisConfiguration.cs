@@ -13,14 +13,15 @@ internal static class RedisConfiguration
     /// <summary>
     /// The configuration string as the user wrote it (<c>ssl=true,sslHost=…,password=…</c>), plus:
     /// never abort on a failed connect, and, with <c>ssl=true</c>, our certificate validation
-    /// (<see cref="RedisCertificateValidator"/>), so that a rejected certificate says why.
+    /// (<see cref="RedisCertificateValidator"/>), which tells <paramref name="rejected"/> why it
+    /// refused a certificate.
     /// </summary>
     /// <remarks>
     /// TLS protocol versions: without <c>sslProtocols=</c> the operating system chooses (TLS 1.3 or
     /// 1.2 with OpenSSL 3); <see cref="Check"/> lets it name only those two. Every (re)connect builds
     /// a new configuration, which reads the CA file again.
     /// </remarks>
-    public static ConfigurationOptions Create(RedisStoreOptions options)
+    public static ConfigurationOptions Create(RedisStoreOptions options, Action<RedisCertificateRejectedException> rejected)
     {
         var configuration = ConfigurationOptions.Parse(options.Configuration!);
 
@@ -30,7 +31,7 @@ internal static class RedisConfiguration
         if (configuration.Ssl)
         {
             var trustedCas = options.TrustedCaCertificatePath is { Length: > 0 } path ? LoadTrustedCas(path) : null;
-            var validator = new RedisCertificateValidator(trustedCas, sslHostConfigured: !string.IsNullOrWhiteSpace(configuration.SslHost));
+            var validator = new RedisCertificateValidator(trustedCas, sslHostConfigured: !string.IsNullOrWhiteSpace(configuration.SslHost), rejected);
             configuration.CertificateValidation += validator.Validate;
         }
 

@@ -1,4 +1,3 @@
-using System.Net;
 using System.Runtime.CompilerServices;
 using Microsoft.Extensions.Logging;
 using RateLimiting.Redis.Internal.Resilience;
@@ -7,20 +6,29 @@ using StackExchange.Redis;
 namespace RateLimiting.Redis.Internal.Connection;
 
 /// <summary>
-/// The seam around StackExchange.Redis: the only type that talks to the client library. It owns the
-/// multiplexer, bounds every call with <see cref="RedisStoreOptions.OperationTimeout"/> (1.2.6 has no
-/// asynchronous timeout of its own), runs scripts by SHA (sending the source on NOSCRIPT), retries
-/// what a resharding cluster answers (TRYAGAIN, a MOVED to another node) within the deadline, and
-/// replaces the multiplexer when callers' faults show it is stuck (<see cref="FaultDetector"/>):
-/// one reconnect at a time, swapped atomically, the old one closed once its calls have drained.
+/// The seam around StackExchange.Redis. It owns the multiplexer, bounds every call with
+/// <see cref="RedisStoreOptions.OperationTimeout"/> (2.x times sent async commands out only at its
+/// 1 s heartbeat, and backlogged ones against SyncTimeout), runs scripts by SHA (sending the source
+/// on NOSCRIPT), retries what a resharding cluster answers (TRYAGAIN, a MOVED to another node)
+/// within the deadline, and replaces the multiplexer when callers' faults show it is stuck
+/// (<see cref="FaultDetector"/>): one reconnect at a time, seeded with every node the stuck one
+/// knows, swapped atomically once it serves at least as many slots, the old one closed once its
+/// calls have drained.
 /// </summary>
+/// <remarks>
+/// Scripts run by their SHA1 as bytes rather than through the client's script cache: the
+/// <c>ScriptEvaluateAsync(string)</c> overload, which handles NOSCRIPT itself, hashes the whole
+/// 5 KB script text on every call to find it (about 5 µs here, more than a third of the client's
+/// own CPU per call).
+/// </remarks>
 internal sealed partial class RedisConnection : IAsyncDisposable
 {
     // The client's own default, for a ConnectionFactory's multiplexer whose configuration is not known before it exists.
     private const int DefaultConnectTimeoutMilliseconds = 5000;
 
     private static readonly TimeSpan RetryDelay = TimeSpan.FromMilliseconds(5);
-    private static readonly TimeSpan SettleRetryDelay = TimeSpan.FromMilliseconds(50);
+    private static readonly TimeSpan CoverageRetryDelay = TimeSpan.FromMilliseconds(50);
+    private static readonly TimeSpan MinimumProbeTimeout = TimeSpan.FromSeconds(1);
 
     private readonly RedisStoreOptions _options;
     private readonly ILogger _logger;
@@ -46,6 +54,9 @@ internal sealed partial class RedisConnection : IAsyncDisposable
         _faults = new FaultDetector(options.Resilience, _time);
         _diagnostics = new RedisConnectionDiagnostics(options, logger, _time);
     }
+
+    /// <summary>Raised after a reconnect kept the multiplexer in use because the fresh one served fewer slots, with the reason.</summary>
+    public event Action<string>? ReconnectDeclined;
 
     /// <summary>Raised after a stuck multiplexer was replaced, with the reason (<c>moved_loop</c>, <c>persistent_connection_errors</c>, <c>persistent_timeouts</c>).</summary>
     public event Action<string>? Reconnected;
@@ -106,7 +117,7 @@ internal sealed partial class RedisConnection : IAsyncDisposable
         {
             // Still connecting (or the factory failed): a failure for health, nothing to replace yet.
             MarkFailure();
-            _diagnostics.OnFailure(ex, Current?.Multiplexer);
+            _diagnostics.OnFailure(ex);
             throw;
         }
 
@@ -125,16 +136,16 @@ internal sealed partial class RedisConnection : IAsyncDisposable
                     var result = await Bounded(call, started, cancellationToken).ConfigureAwait(false);
                     _faults.RecordSuccess();
                     Volatile.Write(ref _lastSuccess, _time.GetTimestamp());
-                    _diagnostics.OnSuccess(generation.Multiplexer);
+                    _diagnostics.OnSuccess();
                     return (long[])result!;
                 }
-                catch (RedisServerException ex) when (!sendSource && ex.Message.StartsWith("NOSCRIPT", StringComparison.Ordinal))
+                catch (RedisServerException ex) when (!sendSource && RedisErrorClassifier.IsNoScript(ex))
                 {
                     // A node that never saw the script: a new or failed-over master, or SCRIPT FLUSH.
                     Log.ScriptReloaded(_logger);
                     sendSource = true;
                 }
-                catch (RedisServerException ex) when (IsResharding(ex, generation) && TimeLeft(started) > RetryDelay)
+                catch (RedisServerException ex) when (RedisErrorClassifier.IsResharding(ex, generation.IsRoutedTo) && TimeLeft(started) > RetryDelay)
                 {
                     await Task.Delay(RetryDelay, _time, cancellationToken).ConfigureAwait(false);
                 }
@@ -142,10 +153,10 @@ internal sealed partial class RedisConnection : IAsyncDisposable
         }
         catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
         {
-            OnFault(generation, Classify(ex, generation));
+            OnFault(generation, RedisErrorClassifier.Classify(ex, generation.IsRoutedTo));
 
             // A set-up mistake (password, certificate, TLS) gets one log event naming it.
-            _diagnostics.OnFailure(ex, generation.Multiplexer);
+            _diagnostics.OnFailure(ex);
             throw;
         }
         finally
@@ -182,49 +193,6 @@ internal sealed partial class RedisConnection : IAsyncDisposable
         await Task.WhenAll(closing).ConfigureAwait(false);
     }
 
-    private static bool IsResharding(RedisServerException ex, MultiplexerGeneration generation)
-        => ex.Message.StartsWith("TRYAGAIN", StringComparison.Ordinal)
-        || (ex.Message.StartsWith("MOVED", StringComparison.Ordinal) && !IsMovedLoop(ex.Message, generation));
-
-    private static RedisFaultKind Classify(Exception exception, MultiplexerGeneration generation) => exception switch
-    {
-        TimeoutException => RedisFaultKind.Timeout,
-        RedisConnectionException => RedisFaultKind.Connection,
-        RedisServerException { Message: var message } when message.StartsWith("MOVED", StringComparison.Ordinal)
-            => IsMovedLoop(message, generation) ? RedisFaultKind.MovedLoop : RedisFaultKind.None,
-        RedisException { Message: var message } when message.StartsWith("CLUSTERDOWN", StringComparison.Ordinal)
-            || message.StartsWith("MASTERDOWN", StringComparison.Ordinal)
-            || message.StartsWith("LOADING", StringComparison.Ordinal)
-            || message.Contains("is not reachable", StringComparison.Ordinal)
-            || message.StartsWith("No connection", StringComparison.Ordinal) => RedisFaultKind.Connection,
-        _ => RedisFaultKind.None,
-    };
-
-    /// <summary>
-    /// A MOVED is a loop when it names the node that this multiplexer already sends the slot to:
-    /// following it cannot help. One naming another node is a slot that moved (resharding).
-    /// </summary>
-    private static bool IsMovedLoop(string message, MultiplexerGeneration generation)
-    {
-        // "MOVED <slot> <host>:<port>"
-        var parts = message.Split(' ', StringSplitOptions.RemoveEmptyEntries);
-        if (parts.Length < 3 || !int.TryParse(parts[1], out var slot) || !IPEndPoint.TryParse(parts[2], out var named))
-        {
-            return true;
-        }
-
-        try
-        {
-            var multiplexer = generation.Multiplexer;
-            var owner = multiplexer.GetServer(named).ClusterConfiguration?.GetBySlot(slot)?.EndPoint;
-            return owner is null || named.Equals(owner as IPEndPoint) || owner.ToString() == named.ToString();
-        }
-        catch (Exception ex) when (ex is RedisException or ArgumentException or NotSupportedException)
-        {
-            return true;
-        }
-    }
-
     private void MarkFailure()
     {
         var now = _time.GetTimestamp();
@@ -257,14 +225,16 @@ internal sealed partial class RedisConnection : IAsyncDisposable
     {
         try
         {
-            var fresh = await ConnectAsync().ConfigureAwait(false);
-            await SettleAsync(fresh.Multiplexer).ConfigureAwait(false);
+            var fresh = await ConnectAsync(stuck).ConfigureAwait(false);
+            var (served, servedBefore) = await CompareCoverageAsync(fresh, stuck).ConfigureAwait(false);
             Task closing;
             bool swapped;
             lock (_gate)
             {
-                // Swap only what the faults were seen on; shutting down or already replaced: drop the new one.
-                swapped = !_disposed && _current is { IsCompletedSuccessfully: true } current && current.Result == stuck;
+                // Swap only what the faults were seen on, for one that serves some slots and no fewer;
+                // shutting down, already replaced, or no better: drop the new one.
+                swapped = !_disposed && served > 0 && served >= servedBefore && !ReferenceEquals(fresh.Multiplexer, stuck.Multiplexer)
+                    && _current is { IsCompletedSuccessfully: true } current && current.Result == stuck;
                 if (swapped)
                 {
                     _current = Task.FromResult(fresh);
@@ -280,6 +250,11 @@ internal sealed partial class RedisConnection : IAsyncDisposable
                 Log.Reconnected(_logger, reason, fresh.Number);
                 Reconnected?.Invoke(reason);
             }
+            else
+            {
+                Log.ReconnectDeclined(_logger, reason, served, servedBefore);
+                ReconnectDeclined?.Invoke(reason);
+            }
 
             await closing.ConfigureAwait(false);
             lock (_gate)
@@ -287,13 +262,37 @@ internal sealed partial class RedisConnection : IAsyncDisposable
                 _closing.Remove(closing);
             }
         }
-        catch (Exception ex) when (ex is RedisException or TimeoutException or InvalidOperationException or ArgumentException)
+        catch (Exception ex) when (ex is RedisException or TimeoutException or InvalidOperationException or ArgumentException or OperationCanceledException)
         {
             Log.ReconnectFailed(_logger, reason, ex);
         }
         finally
         {
             Volatile.Write(ref _reconnecting, 0);
+        }
+    }
+
+    /// <summary>
+    /// How many slots the fresh multiplexer serves, waiting until it serves as many as the stuck one
+    /// or two connect timeouts have passed: a fresh multiplexer may still be reaching some nodes
+    /// (a black-holed one holds its first reconfiguration for a whole connect timeout), and the
+    /// stuck one keeps serving meanwhile.
+    /// </summary>
+    private async Task<(int Served, int ServedBefore)> CompareCoverageAsync(MultiplexerGeneration fresh, MultiplexerGeneration stuck)
+    {
+        var probeTimeout = _options.OperationTimeout > MinimumProbeTimeout ? _options.OperationTimeout : MinimumProbeTimeout;
+        var servedBefore = await SlotCoverage.MeasureAsync(stuck.Multiplexer, probeTimeout, _time).ConfigureAwait(false);
+        var deadline = 2 * ConnectTimeoutOf(fresh.Multiplexer);
+        var started = _time.GetTimestamp();
+        while (true)
+        {
+            var served = await SlotCoverage.MeasureAsync(fresh.Multiplexer, probeTimeout, _time).ConfigureAwait(false);
+            if ((served > 0 && served >= servedBefore) || served == SlotCoverage.ClusterSlots || _time.GetElapsedTime(started) >= deadline)
+            {
+                return (served, servedBefore);
+            }
+
+            await Task.Delay(CoverageRetryDelay, _time).ConfigureAwait(false);
         }
     }
 
@@ -320,83 +319,67 @@ internal sealed partial class RedisConnection : IAsyncDisposable
     // Canceled counts: a ConnectionFactory may end with its token's cancellation.
     private static bool Failed(Task connecting) => connecting.IsFaulted || connecting.IsCanceled;
 
-    /// <summary>
-    /// Lets a fresh multiplexer learn which nodes answer before it is swapped in. When a node accepts
-    /// connections but never answers (a black hole), StackExchange.Redis 1.2.6 spends its whole connect
-    /// timeout waiting for it, then checks the nodes it discovered with no time left and marks every
-    /// one "did not respond" until its next heartbeat, about a second later. Swapped in at once, such a
-    /// multiplexer sends the healthy masters' slots to replicas (READONLY) or nowhere ("No connection
-    /// is available"). One reconfiguration that waits for the nodes' replies clears that; the current
-    /// multiplexer keeps serving meanwhile, and past the deadline the fresh one is swapped in as it is.
-    /// </summary>
-    private async Task SettleAsync(ConnectionMultiplexer multiplexer)
-    {
-        var started = _time.GetTimestamp();
-        var deadline = SettleDeadline(multiplexer);
-        try
-        {
-            while (true)
-            {
-                var left = deadline - _time.GetElapsedTime(started);
-
-                // False: another reconfiguration (e.g. after a failed connect) is under way; ours runs after it.
-                if (left <= TimeSpan.Zero || await multiplexer.ConfigureAsync().WaitAsync(left, _time).ConfigureAwait(false))
-                {
-                    return;
-                }
-
-                await Task.Delay(SettleRetryDelay, _time).ConfigureAwait(false);
-            }
-        }
-        catch (Exception ex) when (ex is TimeoutException or RedisException)
-        {
-            // Out of time, or the reconfiguration failed: swap it in as it is.
-        }
-    }
-
-    // Two connect timeouts: ConfigureAsync waits one for the nodes' replies, and may first wait for a reconfiguration under way.
-    private static TimeSpan SettleDeadline(ConnectionMultiplexer multiplexer)
+    private static TimeSpan ConnectTimeoutOf(IConnectionMultiplexer multiplexer)
     {
         try
         {
-            return TimeSpan.FromMilliseconds(2 * ConfigurationOptions.Parse(multiplexer.Configuration).ConnectTimeout);
+            return TimeSpan.FromMilliseconds(ConfigurationOptions.Parse(multiplexer.Configuration).ConnectTimeout);
         }
         catch (ArgumentException)
         {
-            return TimeSpan.FromMilliseconds(2 * DefaultConnectTimeoutMilliseconds);
+            return TimeSpan.FromMilliseconds(DefaultConnectTimeoutMilliseconds);
         }
     }
 
     /// <summary>
     /// Connects within three connect timeouts (the client waits one for the seed nodes and one for
-    /// those they name). 1.2.6's connect asks a node for CLUSTER NODES with no deadline of its own,
-    /// so a node that accepts the connection and then never answers would otherwise hold this
-    /// attempt, and every reconnect after it, forever. A multiplexer that arrives late is disposed.
+    /// those they name); a multiplexer that arrives later is disposed, so that a node that accepts
+    /// connections and then never answers cannot hold this attempt, and every reconnect after it.
+    /// A reconnect seeds the fresh multiplexer with every node <paramref name="replacing"/> knows as
+    /// well as the configured endpoints: after a managed cluster replaced its nodes, the configured
+    /// ones may all be gone.
     /// </summary>
-    private async Task<MultiplexerGeneration> ConnectAsync()
+    private async Task<MultiplexerGeneration> ConnectAsync(MultiplexerGeneration? replacing = null)
     {
         var number = Interlocked.Increment(ref _generations);
-        var configuration = _options.ConnectionFactory is null ? RedisConfiguration.Create(_options) : null;
+        var configuration = _options.ConnectionFactory is null ? RedisConfiguration.Create(_options, _diagnostics.OnCertificateRejected) : null;
+        if (configuration is not null && replacing is not null)
+        {
+            foreach (var endpoint in SlotCoverage.KnownEndPoints(replacing.Multiplexer))
+            {
+                configuration.EndPoints.TryAdd(endpoint);
+            }
+        }
+
         var deadline = 3 * TimeSpan.FromMilliseconds(configuration?.ConnectTimeout ?? DefaultConnectTimeoutMilliseconds);
         using var expired = new CancellationTokenSource(deadline, _time);
         var connecting = configuration is null
             ? _options.ConnectionFactory!(expired.Token)
-            : ConnectionMultiplexer.ConnectAsync(configuration);
+            : ConnectOwnedAsync(configuration);
         try
         {
-            return new MultiplexerGeneration(number, await connecting.WaitAsync(deadline, _time).ConfigureAwait(false));
+            var multiplexer = await connecting.WaitAsync(deadline, _time).ConfigureAwait(false);
+            _diagnostics.Attach(multiplexer);
+            return new MultiplexerGeneration(number, multiplexer, owned: configuration is not null);
         }
         catch (Exception ex) when (ex is TimeoutException || (ex is OperationCanceledException && expired.IsCancellationRequested))
         {
-            _ = connecting.ContinueWith(
-                static late => late.Result.Dispose(),
-                CancellationToken.None,
-                TaskContinuationOptions.OnlyOnRanToCompletion,
-                TaskScheduler.Default);
+            if (configuration is not null)
+            {
+                _ = connecting.ContinueWith(
+                    static late => late.Result.Dispose(),
+                    CancellationToken.None,
+                    TaskContinuationOptions.OnlyOnRanToCompletion,
+                    TaskScheduler.Default);
+            }
+
             Observe(connecting);
             throw new TimeoutException($"Connecting to Redis took longer than {deadline.TotalSeconds:0.#} s.");
         }
     }
+
+    private static async Task<IConnectionMultiplexer> ConnectOwnedAsync(ConfigurationOptions configuration)
+        => await ConnectionMultiplexer.ConnectAsync(configuration).ConfigureAwait(false);
 
     private TimeSpan TimeLeft(long started) => _options.OperationTimeout - _time.GetElapsedTime(started);
 
@@ -405,7 +388,7 @@ internal sealed partial class RedisConnection : IAsyncDisposable
         var left = TimeLeft(started);
         if (left <= TimeSpan.Zero)
         {
-            Observe(call);
+            ObserveAbandoned(call);
             throw new TimeoutException("The Redis call missed its deadline.");
         }
 
@@ -415,10 +398,23 @@ internal sealed partial class RedisConnection : IAsyncDisposable
         }
         catch (Exception ex) when (ex is TimeoutException or OperationCanceledException)
         {
-            Observe(call);
+            ObserveAbandoned(call);
             throw;
         }
     }
+
+    /// <summary>
+    /// A call we stopped waiting for may still fail, later, saying why: a command the client kept in
+    /// its backlog while it could not connect fails with the connection's last error (a refused
+    /// password, a closed handshake), which the diagnostics name.
+    /// </summary>
+    private void ObserveAbandoned(Task call)
+        => call.ContinueWith(
+            static (t, diagnostics) => ((RedisConnectionDiagnostics)diagnostics!).OnFailure(t.Exception!.InnerException ?? t.Exception),
+            _diagnostics,
+            CancellationToken.None,
+            TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously,
+            TaskScheduler.Default);
 
     // An abandoned call may still fail later; observe it so that it never surfaces as unobserved.
     private static void Observe(Task call)
@@ -434,6 +430,9 @@ internal sealed partial class RedisConnection : IAsyncDisposable
 
         [LoggerMessage(EventId = 3, EventName = "Reconnected", Level = LogLevel.Warning, Message = "Replaced the Redis multiplexer ({Reason}); now on generation {Generation}.")]
         public static partial void Reconnected(ILogger logger, string reason, int generation);
+
+        [LoggerMessage(EventId = 5, EventName = "ReconnectDeclined", Level = LogLevel.Warning, Message = "Kept the Redis multiplexer in use ({Reason}): a fresh one served {Served} slots against its {ServedBefore}.")]
+        public static partial void ReconnectDeclined(ILogger logger, string reason, int served, int servedBefore);
 
         [LoggerMessage(EventId = 4, EventName = "ReconnectFailed", Level = LogLevel.Error, Message = "Replacing the Redis multiplexer ({Reason}) failed; the current one stays in use.")]
         public static partial void ReconnectFailed(ILogger logger, string reason, Exception exception);

@@ -8,13 +8,16 @@ namespace RateLimiting.Redis.Internal.Connection;
 /// <summary>
 /// Names the set-up mistakes that keep a client from ever talking to Redis (wrong or missing
 /// password, untrusted certificate, certificate for another host, plaintext client against a
-/// TLS-only cluster) in one log event each, with a stable EventId and what to change. It reads
-/// what StackExchange.Redis reports: the <see cref="ConnectionMultiplexer.ConnectionFailed"/>
-/// event's <see cref="ConnectionFailureType"/> and exception, and the exceptions of failed calls
-/// (1.2.6 raises ConnectionFailed once per endpoint until it reconnects, and our multiplexer is
-/// only seen once it exists, so the first failed decision is diagnosed from its exception).
-/// Requests meanwhile get the policies' failure modes. Each problem is logged again at most once a
-/// minute while it lasts; never the password or the configuration string.
+/// TLS-only cluster) in one log event each, with a stable EventId and what to change, on every
+/// client version. Certificates are judged by our own validator, which reports here directly. The
+/// rest is read from what StackExchange.Redis reports: the
+/// <see cref="IConnectionMultiplexer.ConnectionFailed"/> event's <see cref="ConnectionFailureType"/>
+/// and exception, and the exceptions of failed calls, including those that fail after the decision
+/// stopped waiting (the client raises ConnectionFailed once per endpoint and outage, often before
+/// its ConnectAsync returns and so before anyone can listen; a command kept in its backlog fails
+/// with the connection's last error). Requests meanwhile get the policies' failure modes. Each
+/// problem is logged again at most once a minute while it lasts; never the password or the
+/// configuration string.
 /// </summary>
 internal sealed partial class RedisConnectionDiagnostics
 {
@@ -29,7 +32,7 @@ internal sealed partial class RedisConnectionDiagnostics
     private bool _hasPassword;
     private int _problemLogged;
     private int _everConnected;
-    private ConnectionMultiplexer? _attached;
+    private IConnectionMultiplexer? _attached;
 
     public RedisConnectionDiagnostics(RedisStoreOptions options, ILogger logger, TimeProvider? time = null)
     {
@@ -42,8 +45,8 @@ internal sealed partial class RedisConnectionDiagnostics
         }
     }
 
-    /// <summary>Call after a successful call: logs that an earlier problem is over, and watches <paramref name="multiplexer"/>.</summary>
-    public void OnSuccess(ConnectionMultiplexer? multiplexer)
+    /// <summary>Call after a successful call: logs that an earlier problem is over.</summary>
+    public void OnSuccess()
     {
         // Reads only, on the hot path, once things work.
         if (Volatile.Read(ref _everConnected) == 0)
@@ -51,7 +54,6 @@ internal sealed partial class RedisConnectionDiagnostics
             Volatile.Write(ref _everConnected, 1);
         }
 
-        Attach(multiplexer);
         if (Volatile.Read(ref _problemLogged) != 0 && Interlocked.Exchange(ref _problemLogged, 0) != 0)
         {
             Array.Clear(_loggedAt);
@@ -60,14 +62,14 @@ internal sealed partial class RedisConnectionDiagnostics
     }
 
     /// <summary>Call after a failed call (not a canceled one).</summary>
-    public void OnFailure(Exception exception, ConnectionMultiplexer? multiplexer)
-    {
-        Attach(multiplexer);
-        Report(Diagnose(exception, failureType: null, _ssl, _hasPassword, everConnected: Volatile.Read(ref _everConnected) != 0));
-    }
+    public void OnFailure(Exception exception)
+        => Report(Diagnose(exception, failureType: null, _ssl, _hasPassword, everConnected: Volatile.Read(ref _everConnected) != 0));
+
+    /// <summary>Called by <see cref="RedisCertificateValidator"/> for every certificate it rejects.</summary>
+    public void OnCertificateRejected(RedisCertificateRejectedException rejection) => Report(Diagnose(rejection, failureType: null, _ssl, _hasPassword, everConnected: false));
 
     /// <summary>Watches a multiplexer's connection events; once per multiplexer.</summary>
-    public void Attach(ConnectionMultiplexer? multiplexer)
+    public void Attach(IConnectionMultiplexer? multiplexer)
     {
         var previous = Volatile.Read(ref _attached);
         if (multiplexer is null || ReferenceEquals(previous, multiplexer)
@@ -124,7 +126,7 @@ internal sealed partial class RedisConnectionDiagnostics
 
         if (failures.Contains(ConnectionFailureType.AuthenticationFailure))
         {
-            // 1.2.6 reports both a failed TLS handshake and a refused AUTH as AuthenticationFailure.
+            // Both a failed TLS handshake and a refused AUTH are an AuthenticationFailure.
             if (all.OfType<AuthenticationException>().FirstOrDefault() is { } handshake)
             {
                 return new RedisSetupDiagnosis([RedisSetupProblem.TlsHandshakeFailed], Reason: handshake.Message);
