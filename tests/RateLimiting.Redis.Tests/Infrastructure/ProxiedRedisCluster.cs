@@ -167,6 +167,13 @@ internal sealed class ProxiedRedisCluster : IAsyncDisposable
     /// <summary>The real port of the node that announces <paramref name="proxyPort"/>.</summary>
     public int NodePortOf(int proxyPort) => NodePorts[IndexOf(proxyPort)];
 
+    /// <summary>The node <paramref name="node"/> names (its ports are proxy ports) as administration reaches it: at its real port.</summary>
+    public AdminNode AdminNodeOf(ClusterNodeInfo node)
+    {
+        ArgumentNullException.ThrowIfNull(node);
+        return new AdminNode(node.Id, NodePortOf(node.Port));
+    }
+
     /// <summary>
     /// A mapping for <see cref="RedisFaultProxy.SetMode"/>: the port of each of <paramref name="masters"/>
     /// to the next master's node (the last to the first); every other port, replicas included, to its own.

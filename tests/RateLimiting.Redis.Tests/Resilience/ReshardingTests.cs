@@ -50,45 +50,41 @@ public sealed class ReshardingTests : ResilienceScenarioTests
         }
 
         var masters = await cluster.MastersAsync();
-        var source = masters.Single(master => master.ServesSlot(slot));
-        var target = masters.First(master => master.Id != source.Id);
+        var source = cluster.AdminNodeOf(masters.Single(master => master.ServesSlot(slot)));
+        var target = cluster.AdminNodeOf(masters.First(master => master.Id != source.Id));
+        var otherMasters = masters.Where(master => master.Id != source.Id && master.Id != target.Id).Select(cluster.AdminNodeOf).ToArray();
         var slotText = slot.ToString(CultureInfo.InvariantCulture);
         await Scenario.WaitUntilStoreBackedAsync(partitions, Generous, Stopwatch.GetTimestamp()); // connected, script loaded
         await using var load = DecisionLoad.Start(Scenario.Decider, partitions, Callers, CallerPause);
         await Poll.UntilAsync(() => Task.FromResult(load.Count), count => count >= 1000, Generous);
-        var sourceBefore = await ErrorStatsAsync(source.Port);
-        var targetBefore = await ErrorStatsAsync(target.Port);
+        var sourceBefore = await ErrorStatsAsync(source);
+        var targetBefore = await ErrorStatsAsync(target);
 
         // Act
         var migrationStartedAt = Stopwatch.GetTimestamp();
         Scenario.CountingStore.Reset(); // count the scenario's errors, not the warm-up's
-        await cluster.ExecuteAsync(target.Port, "CLUSTER", "SETSLOT", slotText, "IMPORTING", source.Id);
-        await cluster.ExecuteAsync(source.Port, "CLUSTER", "SETSLOT", slotText, "MIGRATING", target.Id);
-        var inSlot = ((object?[])(await cluster.ExecuteAsync(source.Port, "CLUSTER", "GETKEYSINSLOT", slotText, "100"))!).Cast<string>().ToArray();
+        await SlotMigration.OpenAsync(source, target, [slot]);
+        var inSlot = await SlotMigration.KeysInSlotAsync(source, slot);
 
         // Every window's ":e" before any ":t": each batch boundary leaves windows split across the two nodes.
         var ordered = inSlot.OrderBy(key => key[^1]).ThenBy(key => key, StringComparer.Ordinal).ToArray();
         var batches = ordered.Chunk(BatchSize).ToArray();
         foreach (var batch in batches)
         {
-            var redirectsBefore = Redirects(await ErrorStatsAsync(source.Port));
-            await cluster.ExecuteAsync(source.Port, ["MIGRATE", "127.0.0.1", cluster.NodePortOf(target.Port).ToString(CultureInfo.InvariantCulture), "", "0", "5000", "KEYS", .. batch]);
+            var redirectsBefore = Redirects(await ErrorStatsAsync(source));
+            await SlotMigration.MigrateKeysAsync(source, target, batch);
 
             // Hold this state until a caller has met it (an ASK or TRYAGAIN from the source), then go on.
-            await Poll.UntilAsync(async () => Redirects(await ErrorStatsAsync(source.Port)), redirects => redirects > redirectsBefore, Generous);
+            await Poll.UntilAsync(async () => Redirects(await ErrorStatsAsync(source)), redirects => redirects > redirectsBefore, Generous);
         }
 
-        foreach (var master in new[] { target, source }.Concat(masters.Where(m => m.Id != source.Id && m.Id != target.Id)))
-        {
-            await cluster.ExecuteAsync(master.Port, "CLUSTER", "SETSLOT", slotText, "NODE", target.Id);
-        }
-
+        await SlotMigration.AssignAsync(target, source, otherMasters, [slot]);
         var migration = Stopwatch.GetElapsedTime(migrationStartedAt);
         var migrationEndedAt = Stopwatch.GetTimestamp();
         await Poll.UntilAsync(() => Task.FromResult(load.Records.Count(r => r.StartedAt > migrationEndedAt)), count => count >= 1000, Generous);
         var records = await load.StopAsync();
-        var sourceAfter = await ErrorStatsAsync(source.Port);
-        var targetAfter = await ErrorStatsAsync(target.Port);
+        var sourceAfter = await ErrorStatsAsync(source);
+        var targetAfter = await ErrorStatsAsync(target);
 
         // Assert: Redis counts exactly what the callers were admitted, and admits exactly the rest.
         var remaining = new List<int>();
@@ -104,8 +100,8 @@ public sealed class ReshardingTests : ResilienceScenarioTests
 
         var admitted = partitions.Select(p => records.Count(r => r.Partition == p && r.Acquired)).ToArray();
         var duringMigration = records.Count(r => r.StartedAt >= migrationStartedAt && r.StartedAt <= migrationEndedAt);
-        var keysOnTarget = await cluster.ExecuteAsync(target.Port, "CLUSTER", "COUNTKEYSINSLOT", slotText);
-        var keysOnSource = await cluster.ExecuteAsync(source.Port, "CLUSTER", "COUNTKEYSINSLOT", slotText);
+        var keysOnTarget = await target.ExecuteAsync("CLUSTER", "COUNTKEYSINSLOT", slotText);
+        var keysOnSource = await source.ExecuteAsync("CLUSTER", "COUNTKEYSINSLOT", slotText);
         Output.WriteLine(ScenarioFigures.Line(
             "resharding",
             ("migration_ms", migration),
@@ -143,10 +139,10 @@ public sealed class ReshardingTests : ResilienceScenarioTests
         => after.GetValueOrDefault(error) - before.GetValueOrDefault(error);
 
     /// <summary>INFO errorstats of a node: error replies by their first word (ASK, TRYAGAIN, MOVED, ...).</summary>
-    private async Task<IReadOnlyDictionary<string, long>> ErrorStatsAsync(int proxyPort)
+    private static async Task<IReadOnlyDictionary<string, long>> ErrorStatsAsync(AdminNode node)
     {
         // errorstat_ASK:count=3
-        var info = (string)(await Scenario.Cluster.ExecuteAsync(proxyPort, "INFO", "errorstats"))!;
+        var info = (string)(await node.ExecuteAsync("INFO", "errorstats"))!;
         return info
             .Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
             .Where(line => line.StartsWith("errorstat_", StringComparison.Ordinal))

@@ -53,15 +53,44 @@ internal sealed class RespConnection : IAsyncDisposable
         return await ReadReplyAsync(deadline.Token);
     }
 
+    /// <summary>
+    /// Sends <paramref name="commands"/> in one pipeline, then reads their replies in order, each
+    /// within <see cref="ReplyDeadline"/>. An error reply is returned as the
+    /// <see cref="InvalidOperationException"/> that <see cref="ExecuteAsync"/> would throw, so that
+    /// one refused command neither hides the other replies nor leaves them unread on the connection.
+    /// </summary>
+    public async Task<object?[]> ExecuteAllAsync(IReadOnlyList<string[]> commands)
+    {
+        ArgumentNullException.ThrowIfNull(commands);
+        var pipeline = new StringBuilder();
+        foreach (var args in commands)
+        {
+            AppendCommand(pipeline, args);
+        }
+
+        await _stream.WriteAsync(Encoding.UTF8.GetBytes(pipeline.ToString()));
+        var replies = new object?[commands.Count];
+        using var deadline = new CancellationTokenSource();
+        for (var i = 0; i < replies.Length; i++)
+        {
+            deadline.CancelAfter(ReplyDeadline);
+            try
+            {
+                replies[i] = await ReadReplyAsync(deadline.Token);
+            }
+            catch (InvalidOperationException error)
+            {
+                replies[i] = error; // an error reply, read whole: the next reply starts where it ends
+            }
+        }
+
+        return replies;
+    }
+
     public async Task SendAsync(params string[] args)
     {
         var command = new StringBuilder();
-        command.Append(CultureInfo.InvariantCulture, $"*{args.Length}\r\n");
-        foreach (var arg in args)
-        {
-            command.Append(CultureInfo.InvariantCulture, $"${Encoding.UTF8.GetByteCount(arg)}\r\n{arg}\r\n");
-        }
-
+        AppendCommand(command, args);
         await _stream.WriteAsync(Encoding.UTF8.GetBytes(command.ToString()));
     }
 
@@ -106,6 +135,15 @@ internal sealed class RespConnection : IAsyncDisposable
     }
 
     public ValueTask DisposeAsync() => _stream.DisposeAsync();
+
+    private static void AppendCommand(StringBuilder command, string[] args)
+    {
+        command.Append(CultureInfo.InvariantCulture, $"*{args.Length}\r\n");
+        foreach (var arg in args)
+        {
+            command.Append(CultureInfo.InvariantCulture, $"${Encoding.UTF8.GetByteCount(arg)}\r\n{arg}\r\n");
+        }
+    }
 
     private async Task<string> ReadLineAsync(CancellationToken cancellationToken)
     {
