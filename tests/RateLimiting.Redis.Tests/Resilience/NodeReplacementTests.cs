@@ -1,7 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Net;
-using System.Reflection;
 using RateLimiting.Internal;
 using RateLimiting.Redis.Tests.Infrastructure;
 using StackExchange.Redis;
@@ -20,8 +19,10 @@ namespace RateLimiting.Redis.Tests.Resilience;
 /// <remarks>
 /// The client usually knows the new masters before the old nodes stop: the MOVED replies of the
 /// move name them, and a multiplexer replaced during the move still reached a live old node. The
-/// stop then costs nothing. What the 5 s target guards against is a replacement after the stop:
-/// seeded from the configuration string, it finds only stopped nodes.
+/// stop then costs nothing by itself. What the 5 s target guards against is a replacement after
+/// the stop, seeded from the configuration string alone, which finds only stopped nodes: so once
+/// Redis decides again, the test makes the store replace its multiplexer, as persistent faults
+/// would, and Redis must go on deciding.
 /// </remarks>
 [Collection(DestructiveClusterCollection.Name)]
 public sealed class NodeReplacementTests : ResilienceScenarioTests
@@ -136,6 +137,33 @@ public sealed class NodeReplacementTests : ResilienceScenarioTests
             exhaustedAfter = await StoreDecisionsAsync(exhausted);
         }
 
+        // Act 4: a reconnect after the stop, as persistent faults would start one.
+        var reconnectedAt = long.MaxValue;
+        TimeSpan? afterReconnect = null;
+        string reconnectOutcome = "none";
+        if (recovered is not null)
+        {
+            var finished = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
+            Scenario.Connection.Reconnected += _ => finished.TrySetResult("swapped");
+            Scenario.Connection.ReconnectDeclined += _ => finished.TrySetResult("declined");
+            await Poll.UntilAsync(() => Task.FromResult(Scenario.Connection.TryReconnect(Scenario.Connection.Current!, "node_replacement_test")), started => started, Generous);
+            reconnectOutcome = await finished.Task.WaitAsync(RecoveryDeadline);
+            reconnectedAt = Stopwatch.GetTimestamp();
+            try
+            {
+                afterReconnect = await Scenario.WaitUntilStoreBackedAsync(probes, RecoveryDeadline, reconnectedAt);
+            }
+            catch (TimeoutException)
+            {
+                // Reported below, and asserted on.
+            }
+
+            if (afterReconnect is not null)
+            {
+                await Poll.UntilAsync(() => Task.FromResult(load.Records.Count(r => r.StartedAt > reconnectedAt)), count => count >= 500, Generous);
+            }
+        }
+
         var records = await load.StopAsync();
 
         // Assert: what Redis counts against what the callers were told, partition by partition.
@@ -150,8 +178,11 @@ public sealed class NodeReplacementTests : ResilienceScenarioTests
         var afterStop = records.Where(r => r.StartedAt >= stoppedAt).ToArray();
         Output.WriteLine(ScenarioFigures.Line(
             "node_replacement",
-            ("stackexchange_redis", ClientVersion),
+            ("client", RedisClient.Version),
             ("recover_ms", recovered),
+            ("forced_reconnect", reconnectOutcome),
+            ("recover_after_forced_reconnect_ms", afterReconnect),
+            ("failure_mode_decisions_after_forced_reconnect", records.Count(r => r.StartedAt >= reconnectedAt && r.ByFailureMode)),
             ("failure_mode_decisions", afterStop.Count(r => r.ByFailureMode)),
             ("reconnects", Scenario.Connection.Reconnects),
             ("reconnect_log", Scenario.ReconnectSummary(stoppedAt)),
@@ -184,17 +215,10 @@ public sealed class NodeReplacementTests : ResilienceScenarioTests
         Assert.True(
             recovered <= RecoveryTarget,
             $"Redis answered every probe {ScenarioFigures.Milliseconds(recovered!.Value)} ms after the old nodes stopped; the target is {ScenarioFigures.Milliseconds(RecoveryTarget)} ms.");
-    }
-
-    private static string ClientVersion
-    {
-        get
-        {
-            var assembly = typeof(ConnectionMultiplexer).Assembly;
-            return assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion
-                ?? assembly.GetName().Version?.ToString()
-                ?? "unknown";
-        }
+        Assert.True(afterReconnect is not null, $"After a reconnect once the old nodes had stopped ({reconnectOutcome}), Redis did not answer every probe within {RecoveryDeadline.TotalSeconds:0} s.");
+        Assert.True(
+            afterReconnect <= RecoveryTarget,
+            $"Redis answered every probe {ScenarioFigures.Milliseconds(afterReconnect!.Value)} ms after a reconnect ({reconnectOutcome}) once the old nodes had stopped; the target is {ScenarioFigures.Milliseconds(RecoveryTarget)} ms.");
     }
 
     private static int[] SlotsOf(ClusterNodeInfo master)

@@ -212,13 +212,23 @@ internal sealed partial class RedisConnection : IAsyncDisposable
             MovedLoopDetected?.Invoke();
         }
 
-        if (_faults.RecordFault(kind) is not { } reason || Interlocked.CompareExchange(ref _reconnecting, 1, 0) != 0)
+        if (_faults.RecordFault(kind) is { } reason)
         {
-            return;
+            TryReconnect(generation, reason);
+        }
+    }
+
+    /// <summary>Replaces <paramref name="stuck"/> in the background unless a reconnect is under way; false when one is.</summary>
+    internal bool TryReconnect(MultiplexerGeneration stuck, string reason)
+    {
+        if (Interlocked.CompareExchange(ref _reconnecting, 1, 0) != 0)
+        {
+            return false;
         }
 
-        Log.Reconnecting(_logger, reason, generation.Number);
-        _ = Task.Run(() => ReconnectAsync(generation, reason));
+        Log.Reconnecting(_logger, reason, stuck.Number);
+        _ = Task.Run(() => ReconnectAsync(stuck, reason));
+        return true;
     }
 
     private async Task ReconnectAsync(MultiplexerGeneration stuck, string reason)
