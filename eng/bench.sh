@@ -7,6 +7,8 @@
 #   eng/bench.sh --pin             Redis on CPU 0, the harness and its tools on the other CPUs, so that
 #                                  client CPU cannot slow Redis down (see benchmarks/README.md)
 #   eng/bench.sh micro [options]   the BenchmarkDotNet micro-benchmarks (no Redis), e.g. micro --filter '*KeyLayout*'
+#   STACKEXCHANGE_REDIS_VERSION=3.4.35 eng/bench.sh   against another client of the test matrix
+#                                  (default: the build's, Directory.Packages.props)
 #
 # Needs the .NET SDK; installs redis-server/redis-tools (eng/redis-cluster.sh install) and wrk with
 # apt-get when missing. Progress goes to stderr, the environment and the table to stdout. The
@@ -51,7 +53,9 @@ install_wrk() {
 
 build() {
   log "building the benchmarks (Release)"
-  dotnet build "$PROJECT" -c Release --nologo -v q >&2 || die "the build failed"
+  local client=()
+  [[ -z "${STACKEXCHANGE_REDIS_VERSION:-}" ]] || client=("-p:StackExchangeRedisVersion=$STACKEXCHANGE_REDIS_VERSION")
+  dotnet build "$PROJECT" -c Release --nologo -v q "${client[@]}" >&2 || die "the build failed"
 }
 
 port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }

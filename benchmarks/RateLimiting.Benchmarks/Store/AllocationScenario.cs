@@ -56,7 +56,7 @@ internal static class AllocationScenario
 
         var client = (GC.GetTotalAllocatedBytes(precise: true) - before) / (double)count;
 
-        // The store bounds every call with a deadline (1.2.6 has no async timeout); this is what
+        // The store bounds every call with a deadline (the client checks async timeouts only at its 1 s heartbeat); this is what
         // Task.WaitAsync with a timeout adds to a bare call.
         before = GC.GetTotalAllocatedBytes(precise: true);
         for (var i = 0; i < count; i++)

@@ -33,7 +33,7 @@ public sealed class StartupValidationTests
 
         var error = Assert.ThrowsAny<Exception>(() => app.CreateClient());
 
-        Assert.Contains(expected, error.ToString(), StringComparison.Ordinal);
+        Assert.True(error.ToString().Contains(expected, StringComparison.Ordinal), error.ToString());
     }
 
     [Fact]

@@ -11,7 +11,7 @@ public static class Poll
         var delay = TimeSpan.FromMilliseconds(5);
         while (true)
         {
-            // A probe that never finishes (a 1.2.6 call has no deadline of its own) must not outlive the poll.
+            // A probe that never finishes (a client call is timed out only at its heartbeat, if at all) must not outlive the poll.
             var left = deadline - started.Elapsed;
             var value = await probe().WaitAsync(left > LastProbeTime ? left : LastProbeTime);
             if (done(value))

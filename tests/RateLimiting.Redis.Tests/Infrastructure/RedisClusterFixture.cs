@@ -176,7 +176,7 @@ public sealed class RedisClusterFixture : IAsyncLifetime
         {
             try
             {
-                // StackExchange.Redis 1.2.6 has no timeout for async calls: give it one.
+                // The client times async calls out only at its heartbeat: a deadline of our own.
                 var nodes = await Multiplexer.GetServer(Host, port).ClusterNodesRawAsync().WaitAsync(RedisCallTimeout).ConfigureAwait(false);
                 return MastersIn(nodes!);
             }

@@ -17,6 +17,8 @@ internal sealed class ResilienceScenario : IAsyncDisposable
 {
     public const string Policy = "resilience";
 
+    private static readonly TimeSpan Generous = TimeSpan.FromSeconds(15);
+
     private readonly InMemoryRateLimitStore _fallback = new();
     private readonly ConcurrentQueue<(long At, string Reason)> _reconnects = new();
 
@@ -28,6 +30,7 @@ internal sealed class ResilienceScenario : IAsyncDisposable
         Keys = new RedisKeyLayout(storeOptions.KeyPrefix);
         Store = new RedisRateLimitStore(storeOptions, NullLoggerFactory.Instance);
         Store.Connection.Reconnected += reason => _reconnects.Enqueue((Stopwatch.GetTimestamp(), reason));
+        Store.Connection.ReconnectDeclined += reason => _reconnects.Enqueue((Stopwatch.GetTimestamp(), "declined_" + reason));
         CountingStore = new CountingStore(Store);
         Decider = new PolicyDecider(Policy, () => PolicyOptions, CountingStore, _fallback, overLimitCache: null, metrics: null, NullLogger.Instance);
     }
@@ -50,7 +53,10 @@ internal sealed class ResilienceScenario : IAsyncDisposable
 
     public PolicyDecider Decider { get; }
 
-    /// <summary>Every completed reconnect, e.g. <c>1302ms:moved_loop;2527ms:moved_loop</c>, times since <paramref name="since"/> (a Stopwatch timestamp).</summary>
+    /// <summary>Reconnects that ended, swapped or declined (the fresh multiplexer served fewer slots), since <paramref name="since"/> (a Stopwatch timestamp).</summary>
+    public int ReconnectAttemptsSince(long since) => _reconnects.Count(r => r.At >= since);
+
+    /// <summary>Every reconnect that ended, e.g. <c>1302ms:moved_loop;2527ms:declined_moved_loop</c>, times since <paramref name="since"/> (a Stopwatch timestamp).</summary>
     public string ReconnectSummary(long since)
         => string.Join(';', _reconnects.Select(r => $"{ScenarioFigures.Milliseconds(Stopwatch.GetElapsedTime(since, r.At))}ms:{r.Reason}"));
 
@@ -150,6 +156,56 @@ internal sealed class ResilienceScenario : IAsyncDisposable
         if (remaining > TimeSpan.Zero)
         {
             await Task.Delay(remaining);
+        }
+    }
+
+    /// <summary>Spends what is left of <paramref name="partition"/>'s window; asks again after a deadline miss, which may or may not have spent it.</summary>
+    public async Task ExhaustAsync(string partition)
+    {
+        await Poll.UntilAsync(
+            async () =>
+            {
+                if (await TryDecideAsync(partition, cost: 0) is not { } state)
+                {
+                    return -1;
+                }
+
+                if (state.Remaining > 0)
+                {
+                    await TryDecideAsync(partition, state.Remaining);
+                }
+
+                return state.Remaining;
+            },
+            remaining => remaining == 0,
+            Generous);
+    }
+
+    /// <summary>A decision of cost 1 through the decider for each partition, asked again until the store (not the failure mode) answers it.</summary>
+    public async Task<IReadOnlyList<DecisionLease>> StoreDecisionsAsync(IEnumerable<string> partitions)
+    {
+        var leases = new List<DecisionLease>();
+        foreach (var partition in partitions)
+        {
+            leases.Add(await Poll.UntilAsync(
+                async () => await Decider.DecideAsync(partition, 1, CancellationToken.None),
+                lease => lease.Source == RateLimitDecisionSource.Store,
+                Generous));
+        }
+
+        return leases;
+    }
+
+    /// <summary>A decision straight from the store, under the scenario's policy; null on a deadline miss (the busy machine), for the caller to ask again.</summary>
+    public async Task<RateLimitDecision?> TryDecideAsync(string partition, int cost)
+    {
+        try
+        {
+            return await Store.DecideAsync(new RateLimitRequest(Policy, partition, PolicyOptions.PermitLimit, PolicyOptions.Window, cost), CancellationToken.None);
+        }
+        catch (TimeoutException)
+        {
+            return null;
         }
     }
 

@@ -6,7 +6,7 @@ namespace RateLimiting.Redis.Tests.Resilience;
 
 /// <summary>
 /// A master stops answering without closing anything (a black hole: a dead host behind a live
-/// route, a frozen process). StackExchange.Redis 1.2.6 would wait forever; the per-call deadline
+/// route, a frozen process). StackExchange.Redis times such calls out only at its heartbeat, up to a second late; the per-call deadline
 /// ends its decisions and the failure mode answers them, while the other masters keep deciding.
 /// </summary>
 [Collection(DestructiveClusterCollection.Name)]

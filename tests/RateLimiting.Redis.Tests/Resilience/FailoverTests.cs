@@ -9,7 +9,8 @@ namespace RateLimiting.Redis.Tests.Resilience;
 /// decisions are answered by the failure mode during the gap and by Redis again after it. The
 /// other masters' decisions carry on, except while the cluster declares itself down between the
 /// failure report and the promotion (<c>cluster-require-full-coverage</c>, Redis's default), when
-/// the failure mode answers them too. The killed node then rejoins as a replica, unnoticed by callers.
+/// the failure mode answers them too. A partition exhausted before the crash (and replicated) is
+/// still rejected by Redis after the promotion. The killed node then rejoins as a replica, unnoticed by callers.
 /// </summary>
 [Collection(DestructiveClusterCollection.Name)]
 public sealed class FailoverTests : ResilienceScenarioTests
@@ -28,7 +29,9 @@ public sealed class FailoverTests : ResilienceScenarioTests
     {
     }
 
-    private protected override Task<ResilienceScenario> CreateScenarioAsync() => ResilienceScenario.CreateAsync(FailureMode.LocalFallback);
+    // A window longer than the test, so that the partition exhausted before the crash is still
+    // exhausted after the promotion only if its entries survived it.
+    private protected override Task<ResilienceScenario> CreateScenarioAsync() => ResilienceScenario.CreateAsync(FailureMode.LocalFallback, window: TimeSpan.FromHours(1));
 
     [Fact]
     public async Task Store_MasterKilledAndReplicaPromoted_FailureModeCoversTheGapThenRedisDecidesAgain()
@@ -51,6 +54,13 @@ public sealed class FailoverTests : ResilienceScenarioTests
             async () => (string)(await cluster.ExecuteAsync(replica.Port, "INFO", "replication"))!,
             info => info.Contains("master_link_status:up", StringComparison.Ordinal),
             Generous);
+        var exhausted = Scenario.PartitionsOn([victim], perMaster: 1, "failover-exhausted")[0][0];
+        await Scenario.ExhaustAsync(exhausted);
+        var written = ReplicationOffset(await cluster.ExecuteAsync(victim.Port, "INFO", "replication"), "master_repl_offset");
+        await Poll.UntilAsync(
+            async () => ReplicationOffset(await cluster.ExecuteAsync(replica.Port, "INFO", "replication"), "slave_repl_offset"),
+            offset => offset >= written,
+            Generous);
         await using var load = DecisionLoad.Start(Scenario.Decider, [.. partitions.SelectMany(p => p)], Callers, CallerPause);
         await Poll.UntilAsync(() => Task.FromResult(load.Count), count => count >= 500, Generous);
 
@@ -71,6 +81,7 @@ public sealed class FailoverTests : ResilienceScenarioTests
         var rejoined = Stopwatch.GetElapsedTime(killedAt);
         await Scenario.WaitUntilStoreBackedAsync(probes, RecoveryDeadline, recoveredAt);
         var records = await load.StopAsync();
+        var exhaustedAfter = (await Scenario.StoreDecisionsAsync([exhausted]))[0];
 
         // Assert
         var afterKill = records.Where(r => r.StartedAt > killedAt).ToArray();
@@ -89,11 +100,20 @@ public sealed class FailoverTests : ResilienceScenarioTests
             ("store_errors", Scenario.CountingStore.Errors),
             ("store_error_kinds", Scenario.CountingStore.ErrorSummary(killedAt)),
             ("decisions_after_kill", afterKill.Length),
+            ("exhausted_rejected_by_store", !exhaustedAfter.IsAcquired),
             ("reconnect_log", Scenario.ReconnectSummary(killedAt))));
 
         Assert.All(records, r => Assert.Null(r.Error));
         Assert.True(victimFailureMode > 0, "No decision fell in the failover gap: the kill did not reach the store's callers.");
+        Assert.False(exhaustedAfter.IsAcquired, "A partition exhausted before the crash was admitted by the promoted replica.");
         DecisionAssert.AnsweredByStore(
             [.. records.Where(r => r.StartedAt > recoveredAt && otherSet.Contains(r.Partition))], Scenario.CountingStore, otherSet.Contains, recoveredAt, long.MaxValue, "Other masters after the failover");
+    }
+
+    /// <summary>One field of INFO replication, e.g. <c>master_repl_offset</c>.</summary>
+    private static long ReplicationOffset(object? info, string field)
+    {
+        var line = ((string)info!).Split('\n').Select(l => l.Trim()).First(l => l.StartsWith(field + ":", StringComparison.Ordinal));
+        return long.Parse(line[(field.Length + 1)..], System.Globalization.CultureInfo.InvariantCulture);
     }
 }

@@ -63,10 +63,10 @@ public sealed class NodeReplacementTests : ResilienceScenarioTests
         await Scenario.WaitUntilStoreBackedAsync([.. probes, .. exhausted], Generous, Stopwatch.GetTimestamp());
         foreach (var partition in exhausted)
         {
-            await ExhaustAsync(partition);
+            await Scenario.ExhaustAsync(partition);
         }
 
-        Assert.All(await StoreDecisionsAsync(exhausted), lease => Assert.False(lease.IsAcquired));
+        Assert.All(await Scenario.StoreDecisionsAsync(exhausted), lease => Assert.False(lease.IsAcquired));
         await using var newNodes = await ExtraClusterNodes.StartAsync(oldMasters.Length);
         var oldAdmin = oldNodes.Select(cluster.AdminNodeOf).ToArray();
         var oldMasterAdmin = oldMasters.Select(cluster.AdminNodeOf).ToArray();
@@ -134,7 +134,7 @@ public sealed class NodeReplacementTests : ResilienceScenarioTests
         {
             recoveredAt = stoppedAt + (long)(recovery.TotalSeconds * Stopwatch.Frequency);
             await Poll.UntilAsync(() => Task.FromResult(load.Records.Count(r => r.StartedAt > recoveredAt)), count => count >= 500, Generous);
-            exhaustedAfter = await StoreDecisionsAsync(exhausted);
+            exhaustedAfter = await Scenario.StoreDecisionsAsync(exhausted);
         }
 
         // Act 4: a reconnect after the stop, as persistent faults would start one.
@@ -291,65 +291,16 @@ public sealed class NodeReplacementTests : ResilienceScenarioTests
         return (known.Length, known.Count(endPoint => multiplexer.GetServer(endPoint).IsConnected));
     }
 
-    /// <summary>Spends what is left of <paramref name="partition"/>'s window; asks again after a deadline miss, which may or may not have spent it.</summary>
-    private async Task ExhaustAsync(string partition)
-    {
-        await Poll.UntilAsync(
-            async () =>
-            {
-                if (await TryDecideAsync(partition, cost: 0) is not { } state)
-                {
-                    return -1;
-                }
-
-                if (state.Remaining > 0)
-                {
-                    await TryDecideAsync(partition, state.Remaining);
-                }
-
-                return state.Remaining;
-            },
-            remaining => remaining == 0,
-            Generous);
-    }
-
-    /// <summary>A decision of cost 1 through the decider for each partition, asked again until the store (not the failure mode) answers it.</summary>
-    private async Task<IReadOnlyList<DecisionLease>> StoreDecisionsAsync(IEnumerable<string> partitions)
-    {
-        var leases = new List<DecisionLease>();
-        foreach (var partition in partitions)
-        {
-            leases.Add(await Poll.UntilAsync(
-                async () => await Scenario.Decider.DecideAsync(partition, 1, CancellationToken.None),
-                lease => lease.Source == RateLimitDecisionSource.Store,
-                Generous));
-        }
-
-        return leases;
-    }
-
     /// <summary>What Redis counts in each partition's window: the limit less what remains.</summary>
     private async Task<int[]> CountedAsync(IEnumerable<string> partitions)
     {
         var counted = new List<int>();
         foreach (var partition in partitions)
         {
-            var state = await Poll.UntilAsync(() => TryDecideAsync(partition, cost: 0), decision => decision is not null, Generous);
+            var state = await Poll.UntilAsync(() => Scenario.TryDecideAsync(partition, cost: 0), decision => decision is not null, Generous);
             counted.Add(Limit - state!.Value.Remaining);
         }
 
         return [.. counted];
-    }
-
-    private async Task<RateLimitDecision?> TryDecideAsync(string partition, int cost)
-    {
-        try
-        {
-            return await Scenario.Store.DecideAsync(new RateLimitRequest(ResilienceScenario.Policy, partition, Limit, Window, cost), CancellationToken.None);
-        }
-        catch (TimeoutException)
-        {
-            return null; // a deadline miss on the busy machine: the caller asks again
-        }
     }
 }

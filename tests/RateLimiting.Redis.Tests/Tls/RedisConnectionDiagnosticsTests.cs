@@ -1,5 +1,4 @@
 using System.Net.Sockets;
-using System.Reflection;
 using System.Security.Authentication;
 using RateLimiting.Redis.Internal.Connection;
 using RateLimiting.Redis.Tests.Infrastructure;
@@ -94,14 +93,8 @@ public sealed class RedisConnectionDiagnosticsTests
         Assert.DoesNotContain(logs.Entries, entry => entry.Text.Contains("secret", StringComparison.Ordinal));
     }
 
-    // Its constructors are internal in 1.2.6 (public in 2.x): made the way the client makes them.
     private static RedisConnectionException Failure(ConnectionFailureType type, string message, Exception? inner = null)
-        => (RedisConnectionException)Activator.CreateInstance(
-            typeof(RedisConnectionException),
-            BindingFlags.Instance | BindingFlags.Public | BindingFlags.NonPublic,
-            binder: null,
-            inner is null ? [type, message] : [type, message, inner],
-            culture: null)!;
+        => inner is null ? new RedisConnectionException(type, message) : new RedisConnectionException(type, message, inner);
 
     private static RedisConnectionException NoConnection(RedisConnectionException endpointFailure)
         => Failure(ConnectionFailureType.UnableToResolvePhysicalConnection, "No connection is available to service this operation: EVAL", new AggregateException(endpointFailure));

@@ -13,7 +13,8 @@ namespace RateLimiting.Redis.Tests.Tls;
 /// whose nodes announce the ports of a TLS-terminating <see cref="RedisFaultProxy"/>. Every open
 /// connection suddenly talks to another master (the proxy authenticates the new TLS session for
 /// the client), which answers MOVED naming the endpoint the connection was opened to, forever.
-/// StackExchange.Redis 1.2.6 never recovers by itself; the layer replaces the multiplexer, once.
+/// StackExchange.Redis 2.7–2.10 never recover by themselves and the layer replaces the multiplexer,
+/// once; 2.11.8 and later reconnect such connections themselves and the layer adds nothing.
 /// </summary>
 [Collection(DestructiveClusterCollection.Name)]
 public sealed class TlsMovedLoopTests : ResilienceScenarioTests
@@ -21,10 +22,9 @@ public sealed class TlsMovedLoopTests : ResilienceScenarioTests
     private static readonly TimeSpan Generous = TimeSpan.FromSeconds(15);
     private static readonly TimeSpan FirstConnections = TimeSpan.FromSeconds(60); // a process's first TLS connections are slow
 
-    // The proxy terminates TLS in this process, on the thread pool that StackExchange.Redis 1.2.6
-    // blocks while it connects (its TLS handshake and connect are synchronous): on 2 cores the
-    // replacement multiplexer's handshakes can wait seconds for the pool to grow, an artefact of
-    // the test, not of the layer. Enough threads from the start; restored afterwards.
+    // The proxy terminates TLS in this process, on the thread pool that the client's own reconnects
+    // and 50 callers share: on 2 cores the new connections' handshakes can wait seconds for the pool
+    // to grow, an artefact of the test, not of the layer. Enough threads from the start; restored afterwards.
     private const int MinWorkerThreads = 64;
 
     private int _savedMinWorkers;

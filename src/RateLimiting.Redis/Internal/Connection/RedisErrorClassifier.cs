@@ -11,6 +11,8 @@ namespace RateLimiting.Redis.Internal.Connection;
 /// </summary>
 internal static class RedisErrorClassifier
 {
+    private const string ResentMovedPrefix = "Key has MOVED";
+
     /// <summary>A node that does not know the script: new, failed over, or after SCRIPT FLUSH.</summary>
     public static bool IsNoScript(RedisServerException exception) => HasCode(exception.Message, "NOSCRIPT");
 
@@ -31,7 +33,12 @@ internal static class RedisErrorClassifier
         RedisConnectionException => RedisFaultKind.Connection,
         RedisServerException { Message: var message } when HasCode(message, "MOVED")
             => !TryParseMoved(message, out var slot, out var named) || isRoutedTo(slot, named) ? RedisFaultKind.MovedLoop : RedisFaultKind.None,
-        RedisServerException { Message: var message } when HasCode(message, "CLUSTERDOWN") || HasCode(message, "MASTERDOWN") || HasCode(message, "LOADING")
+        // 2.11.8+ reconnect a connection that answers a MOVED naming itself and resend the command
+        // once with NoRedirect (decisions never set it); this is that resend failing the same way.
+        RedisServerException { Message: var message } when message.StartsWith(ResentMovedPrefix, StringComparison.Ordinal) => RedisFaultKind.MovedLoop,
+
+        // READONLY: the client sends the slot to a replica, which only a topology refresh corrects.
+        RedisServerException { Message: var message } when HasCode(message, "CLUSTERDOWN") || HasCode(message, "MASTERDOWN") || HasCode(message, "LOADING") || HasCode(message, "READONLY")
             => RedisFaultKind.Connection,
         _ => RedisFaultKind.None,
     };

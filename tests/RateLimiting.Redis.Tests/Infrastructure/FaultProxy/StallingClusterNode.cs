@@ -8,8 +8,8 @@ namespace RateLimiting.Redis.Tests.Infrastructure.FaultProxy;
 /// <summary>
 /// A one-node cluster that completes a client's handshake, its first CLUSTER NODES included, and
 /// then stops answering on that connection: a node that stalls right after accepting a client. No
-/// real node can be made to stall at exactly that point. StackExchange.Redis 1.2.6's connect sends
-/// a second CLUSTER NODES there and waits for it with no deadline. Bytes are handled as Latin-1, so
+/// real node can be made to stall at exactly that point. A connect that waits there for its
+/// second CLUSTER NODES must not hold the store. Bytes are handled as Latin-1, so
 /// that the client's binary tracer echoes back unchanged.
 /// </summary>
 internal sealed class StallingClusterNode : IAsyncDisposable

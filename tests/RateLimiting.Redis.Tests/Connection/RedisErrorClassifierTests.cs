@@ -1,0 +1,60 @@
+using System.Net;
+using RateLimiting.Redis.Internal.Connection;
+using RateLimiting.Redis.Internal.Resilience;
+using StackExchange.Redis;
+
+namespace RateLimiting.Redis.Tests.Connection;
+
+/// <summary>What each client version's failures mean for the connection, without a cluster.</summary>
+public sealed class RedisErrorClassifierTests
+{
+    private static readonly EndPoint Routed = new IPEndPoint(IPAddress.Loopback, 7000);
+
+    [Theory]
+    [InlineData("MOVED 3999 127.0.0.1:7000", nameof(RedisFaultKind.MovedLoop))] // names the node the slot is routed to
+    [InlineData("MOVED 3999 127.0.0.1:7001", nameof(RedisFaultKind.None))] // another node: resharding
+    [InlineData("MOVED garbage", nameof(RedisFaultKind.MovedLoop))] // unparseable: nothing to follow
+    [InlineData("Key has MOVED to Endpoint 127.0.0.1:7000 and hashslot 3999 but CommandFlags.NoRedirect was specified - redirect not followed for EVALSHA. ", nameof(RedisFaultKind.MovedLoop))]
+    [InlineData("Key has MOVED but CommandFlags.NoRedirect was specified - redirect not followed. ", nameof(RedisFaultKind.MovedLoop))]
+    [InlineData("CLUSTERDOWN The cluster is down", nameof(RedisFaultKind.Connection))]
+    [InlineData("MASTERDOWN Link with MASTER is down", nameof(RedisFaultKind.Connection))]
+    [InlineData("LOADING Redis is loading the dataset in memory", nameof(RedisFaultKind.Connection))]
+    [InlineData("READONLY You can't write against a read only replica.", nameof(RedisFaultKind.Connection))]
+    [InlineData("TRYAGAIN Multiple keys request during rehashing of slot", nameof(RedisFaultKind.None))]
+    [InlineData("ERR Error running script (call to f_1): @user_script:1: oops", nameof(RedisFaultKind.None))]
+    [InlineData("MOVEDX 1 127.0.0.1:7000", nameof(RedisFaultKind.None))] // a code is a whole word
+    public void Classify_ServerError_ByItsCode(string message, string expected)
+    {
+        Assert.Equal(Enum.Parse<RedisFaultKind>(expected), RedisErrorClassifier.Classify(new RedisServerException(message), IsRoutedTo));
+    }
+
+    [Fact]
+    public void Classify_ClientFailures_TimeoutAndConnection()
+    {
+        Assert.Equal(RedisFaultKind.Timeout, RedisErrorClassifier.Classify(new TimeoutException(), IsRoutedTo));
+        Assert.Equal(RedisFaultKind.Timeout, RedisErrorClassifier.Classify(new RedisTimeoutException("Timeout awaiting response", CommandStatus.Sent), IsRoutedTo));
+        Assert.Equal(RedisFaultKind.Connection, RedisErrorClassifier.Classify(new RedisConnectionException(ConnectionFailureType.UnableToConnect, "No connection is active/available to service this operation: EVALSHA"), IsRoutedTo));
+        Assert.Equal(RedisFaultKind.None, RedisErrorClassifier.Classify(new InvalidOperationException(), IsRoutedTo));
+    }
+
+    [Theory]
+    [InlineData("TRYAGAIN Multiple keys request during rehashing of slot", true)]
+    [InlineData("MOVED 3999 127.0.0.1:7001", true)]
+    [InlineData("MOVED 3999 127.0.0.1:7000", false)]
+    [InlineData("ASK 3999 127.0.0.1:7001", false)] // the client follows ASK itself
+    public void IsResharding_RetriedWithinTheDeadline(string message, bool expected)
+    {
+        Assert.Equal(expected, RedisErrorClassifier.IsResharding(new RedisServerException(message), IsRoutedTo));
+    }
+
+    [Theory]
+    [InlineData("NOSCRIPT No matching script. Please use EVAL.", true)]
+    [InlineData("NOSCRIPTS", false)]
+    [InlineData("ERR NOSCRIPT", false)]
+    public void IsNoScript_ByItsCode(string message, bool expected)
+    {
+        Assert.Equal(expected, RedisErrorClassifier.IsNoScript(new RedisServerException(message)));
+    }
+
+    private static bool IsRoutedTo(int slot, EndPoint named) => named.Equals(Routed);
+}
