@@ -2,7 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using RateLimiting.Benchmarks.Infrastructure;
 using RateLimiting.Benchmarks.Suite;
-using RateLimiting.Redis;
+using StackExchange.Redis;
 
 namespace RateLimiting.Benchmarks.Store;
 
@@ -10,7 +10,8 @@ namespace RateLimiting.Benchmarks.Store;
 /// (e) Decision latency under a steady load of half the maximum rate of (a). Open loop: decisions
 /// start on a schedule, whether or not earlier ones have completed, so a slow moment shows as
 /// latency instead of slowing the load down. A dedicated thread starts the decisions due every
-/// millisecond or so (Thread.Sleep(1) granularity), for a bounded time.
+/// millisecond or so (Thread.Sleep(1) granularity), for a bounded time. The bare client, the same
+/// script by SHA at the same rate, is the baseline: what StackExchange.Redis itself gives.
 /// </summary>
 internal static class OpenLoopLatencyScenario
 {
@@ -24,24 +25,33 @@ internal static class OpenLoopLatencyScenario
             return;
         }
 
+        var partitions = workload.ManyPartitions;
         await using (var store = workload.CreateStore())
         {
-            var latencies = await MeasureAsync(workload, store, options, maxRate);
+            var latencies = await MeasureAsync(workload, i => StoreWorkload.AdmitAsync(store, partitions[(int)(i % partitions.Count)].Partition), options, maxRate);
             table.Add("e", "decision latency p50", Millis(Percentile(latencies, 0.50)), "ms", latencies.Note, "0.000");
             table.Add("e", "decision latency p99", Millis(Percentile(latencies, 0.99)), "ms", string.Empty, "0.000");
             table.Add("e", "decision latency p99.9", Millis(Percentile(latencies, 0.999)), "ms", string.Empty, "0.000");
             table.Add("e", "decision latency max", Millis(latencies.Sorted[^1]), "ms", string.Empty, "0.000");
         }
+
+        using var bare = await ConnectionMultiplexer.ConnectAsync(workload.RedisConfiguration);
+        var database = bare.GetDatabase();
+        var sha = Convert.FromHexString(workload.Sha);
+        var keys = partitions.Select(t => new RedisKey[] { t.EntriesKey, t.TotalsKey }).ToArray();
+        var arguments = workload.ScriptArguments.Select(a => (RedisValue)a).ToArray();
+        var baseline = await MeasureAsync(workload, async i => await database.ScriptEvaluateAsync(sha, keys[i % keys.Length], arguments), options, maxRate);
+        table.Add("e", "baseline: bare client p50 / p99 / max, same rate", Millis(Percentile(baseline, 0.99)), "ms (p99)", string.Create(CultureInfo.InvariantCulture,
+            $"p50 {Millis(Percentile(baseline, 0.50)):0.000}, p99 {Millis(Percentile(baseline, 0.99)):0.000}, max {Millis(baseline.Sorted[^1]):0.000} ms; {baseline.Note}"), "0.000");
     }
 
-    private static async Task<Latencies> MeasureAsync(StoreWorkload workload, RedisRateLimitStore store, SuiteOptions options, double maxRate)
+    private static async Task<Latencies> MeasureAsync(StoreWorkload workload, Func<long, ValueTask> decide, SuiteOptions options, double maxRate)
     {
         var rate = maxRate / 2;
         var count = (long)(rate * options.OpenLoopDuration.TotalSeconds);
         var cluster = workload.Cluster;
-        var partitions = workload.ManyPartitions;
         cluster.FlushAll();
-        await ClosedLoopDriver.RunAsync(cluster, 16, 3_000, TimeSpan.FromSeconds(30), i => StoreWorkload.AdmitAsync(store, partitions[(int)(i % partitions.Count)].Partition));
+        await ClosedLoopDriver.RunAsync(cluster, 16, 3_000, TimeSpan.FromSeconds(30), decide);
 
         var latencies = new long[count];
         var failed = 0L;
@@ -55,7 +65,7 @@ internal static class OpenLoopLatencyScenario
             var start = Stopwatch.GetTimestamp();
             try
             {
-                await StoreWorkload.AdmitAsync(store, partitions[(int)(index % partitions.Count)].Partition);
+                await decide(index);
                 latencies[index] = Stopwatch.GetTimestamp() - start;
             }
 #pragma warning disable CA1031 // Counted and reported; the run goes on.

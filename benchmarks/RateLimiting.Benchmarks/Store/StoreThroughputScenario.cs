@@ -70,6 +70,12 @@ internal static class StoreThroughputScenario
                 isOurs: false,
                 isBaseline: false,
                 (level, total) => ClosedLoopDriver.RunAsync(cluster, level, total, deadline, i => BareAdmitAsync(database, sha, bareKeys[i % bareKeys.Length], bareArguments))),
+            new(
+                "diagnostic: bare client with a deadline (Task.WaitAsync)",
+                "L async callers, one multiplexer",
+                isOurs: false,
+                isBaseline: false,
+                (level, total) => ClosedLoopDriver.RunAsync(cluster, level, total, deadline, i => BareAdmitAsync(database, sha, bareKeys[i % bareKeys.Length], bareArguments, deadline))),
         };
 
         // Connect, load the script, and compile until tiered compilation is done, before anything
@@ -125,9 +131,10 @@ internal static class StoreThroughputScenario
     private static string Micros(double? value) => value is { } v ? v.ToString("0.0", CultureInfo.InvariantCulture) : "?";
 
     /// <summary>The bare client's decision, checked like ours so that both sides pay for an async wrapper.</summary>
-    private static async ValueTask BareAdmitAsync(IDatabase database, byte[] sha, RedisKey[] keys, RedisValue[] arguments)
+    private static async ValueTask BareAdmitAsync(IDatabase database, byte[] sha, RedisKey[] keys, RedisValue[] arguments, TimeSpan? deadline = null)
     {
-        var reply = (RedisResult[])(await database.ScriptEvaluateAsync(sha, keys, arguments))!;
+        var call = database.ScriptEvaluateAsync(sha, keys, arguments);
+        var reply = (RedisResult[])(await (deadline is { } bound ? call.WaitAsync(bound) : call))!;
         if ((long)reply[0] != 0)
         {
             throw new InvalidOperationException("A decision under the limit was a rejection.");
