@@ -18,8 +18,8 @@ public sealed class RedisErrorClassifierTests
     [InlineData("MOVED 3999 127.0.0.1:7000", nameof(RedisFaultKind.MovedLoop))] // names the node the slot is routed to
     [InlineData("MOVED 3999 127.0.0.1:7001", nameof(RedisFaultKind.None))] // another node: resharding
     [InlineData("MOVED garbage", nameof(RedisFaultKind.MovedLoop))] // unparseable: nothing to follow
-    [InlineData("Key has MOVED to Endpoint 127.0.0.1:7000 and hashslot 3999 but CommandFlags.NoRedirect was specified - redirect not followed for EVALSHA. ", nameof(RedisFaultKind.MovedLoop))]
-    [InlineData("Key has MOVED but CommandFlags.NoRedirect was specified - redirect not followed. ", nameof(RedisFaultKind.MovedLoop))]
+    [InlineData("Key has MOVED to Endpoint 127.0.0.1:7000 and hashslot 3999 but CommandFlags.NoRedirect was specified - redirect not followed for EVALSHA. ", nameof(RedisFaultKind.Connection))]
+    [InlineData("Key has MOVED but CommandFlags.NoRedirect was specified - redirect not followed. ", nameof(RedisFaultKind.Connection))] // persisting, not counted
     [InlineData("CLUSTERDOWN The cluster is down", nameof(RedisFaultKind.Connection))]
     [InlineData("MASTERDOWN Link with MASTER is down", nameof(RedisFaultKind.Connection))]
     [InlineData("LOADING Redis is loading the dataset in memory", nameof(RedisFaultKind.Connection))]

@@ -35,7 +35,8 @@ internal static class RedisErrorClassifier
             => !TryParseMoved(message, out var slot, out var named) || isRoutedTo(slot, named) ? RedisFaultKind.MovedLoop : RedisFaultKind.None,
         // 2.11.8+ reconnect a connection that answers a MOVED naming itself and resend the command
         // once with NoRedirect (decisions never set it); this is that resend failing the same way.
-        RedisServerException { Message: var message } when message.StartsWith(ResentMovedPrefix, StringComparison.Ordinal) => RedisFaultKind.MovedLoop,
+        // A few do while the client heals itself, so only their persisting counts: a connection fault.
+        RedisServerException { Message: var message } when message.StartsWith(ResentMovedPrefix, StringComparison.Ordinal) => RedisFaultKind.Connection,
 
         // READONLY: the client sends the slot to a replica, which only a topology refresh corrects.
         RedisServerException { Message: var message } when HasCode(message, "CLUSTERDOWN") || HasCode(message, "MASTERDOWN") || HasCode(message, "LOADING") || HasCode(message, "READONLY")
