@@ -243,7 +243,7 @@ internal sealed partial class RedisConnection : IAsyncDisposable
             {
                 // Swap only what the faults were seen on, for one that serves some slots and no fewer;
                 // shutting down, already replaced, or no better: drop the new one.
-                swapped = !_disposed && served > 0 && served >= servedBefore && !ReferenceEquals(fresh.Multiplexer, stuck.Multiplexer)
+                swapped = !_disposed && ServesEnough(served, servedBefore) && !ReferenceEquals(fresh.Multiplexer, stuck.Multiplexer)
                     && _current is { IsCompletedSuccessfully: true } current && current.Result == stuck;
                 if (swapped)
                 {
@@ -297,7 +297,7 @@ internal sealed partial class RedisConnection : IAsyncDisposable
         while (true)
         {
             var served = await SlotCoverage.MeasureAsync(fresh.Multiplexer, probeTimeout, _time).ConfigureAwait(false);
-            if ((served > 0 && served >= servedBefore) || served == SlotCoverage.ClusterSlots || _time.GetElapsedTime(started) >= deadline)
+            if (ServesEnough(served, servedBefore) || _time.GetElapsedTime(started) >= deadline)
             {
                 return (served, servedBefore);
             }
@@ -328,6 +328,8 @@ internal sealed partial class RedisConnection : IAsyncDisposable
 
     // Canceled counts: a ConnectionFactory may end with its token's cancellation.
     private static bool Failed(Task connecting) => connecting.IsFaulted || connecting.IsCanceled;
+
+    private static bool ServesEnough(int served, int servedBefore) => served > 0 && served >= servedBefore;
 
     private static TimeSpan ConnectTimeoutOf(IConnectionMultiplexer multiplexer)
     {
@@ -383,7 +385,7 @@ internal sealed partial class RedisConnection : IAsyncDisposable
                     TaskScheduler.Default);
             }
 
-            Observe(connecting);
+            AbandonedCall.Observe(connecting);
             throw new TimeoutException($"Connecting to Redis took longer than {deadline.TotalSeconds:0.#} s.");
         }
     }
@@ -425,10 +427,6 @@ internal sealed partial class RedisConnection : IAsyncDisposable
             CancellationToken.None,
             TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously,
             TaskScheduler.Default);
-
-    // An abandoned call may still fail later; observe it so that it never surfaces as unobserved.
-    private static void Observe(Task call)
-        => call.ContinueWith(static t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
 
     private static partial class Log
     {

@@ -112,7 +112,7 @@ internal static class SlotCoverage
         }
         catch (Exception ex) when (ex is RedisException or TimeoutException)
         {
-            _ = call.ContinueWith(static t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
+            AbandonedCall.Observe(call);
             return false;
         }
     }
