@@ -1,7 +1,13 @@
+using Microsoft.AspNetCore.Builder;
 using RateLimiting.Redis.Tests.Infrastructure;
 
 namespace RateLimiting.Redis.Tests.AspNetCore;
 
+/// <summary>
+/// Start-up validation through a real host's <c>StartAsync</c>. Not through the sample's
+/// WebApplicationFactory: when the sample's own <c>Run</c> fails first it disposes the host, and
+/// the factory then reports an ObjectDisposedException instead of the validation error.
+/// </summary>
 [Collection(RedisClusterCollection.Name)]
 public sealed class StartupValidationTests
 {
@@ -29,9 +35,7 @@ public sealed class StartupValidationTests
     [InlineData("RateLimiting:Policies:bad{name}:PermitLimit", "5", "RateLimiting:Policies:bad{name}")]
     public async Task Start_Misconfigured_FailsNamingTheKey(string key, string value, string expected)
     {
-        await using var app = new SampleApp(_cluster, new() { [key] = value });
-
-        var error = Assert.ThrowsAny<Exception>(() => app.CreateClient());
+        var error = await StartFailureAsync(new() { [key] = value });
 
         Assert.True(error.ToString().Contains(expected, StringComparison.Ordinal), error.ToString());
     }
@@ -39,7 +43,7 @@ public sealed class StartupValidationTests
     [Fact]
     public async Task Start_SeveralMistakes_OneMessageNamesEveryKey()
     {
-        await using var app = new SampleApp(_cluster, new()
+        var error = await StartFailureAsync(new()
         {
             [Policy + ":PermitLimit"] = "0",
             [Policy + ":Window"] = "00:00:00",
@@ -47,22 +51,33 @@ public sealed class StartupValidationTests
             ["RateLimiting:Redis:Configuration"] = "",
         });
 
-        var error = Assert.ThrowsAny<Exception>(() => app.CreateClient());
-
+        Assert.Contains(Policy + ":PermitLimit", error.Message, StringComparison.Ordinal);
+        Assert.Contains(Policy + ":Window", error.Message, StringComparison.Ordinal);
         Assert.Contains(Policy + ":Windw", error.Message, StringComparison.Ordinal);
+        Assert.Contains("RateLimiting:Redis:Configuration", error.Message, StringComparison.Ordinal);
     }
 
     [Fact]
     public async Task Start_MissingConfigurationString_NeverEchoesSecrets()
     {
-        await using var app = new SampleApp(_cluster, new()
+        var error = await StartFailureAsync(new()
         {
             ["RateLimiting:Redis:Configuration"] = "127.0.0.1:7000,password=hunter2,colour=blue",
         });
 
-        var error = Assert.ThrowsAny<Exception>(() => app.CreateClient());
-
         Assert.Contains("RateLimiting:Redis:Configuration", error.Message, StringComparison.Ordinal);
         Assert.DoesNotContain("hunter2", error.ToString(), StringComparison.Ordinal);
+    }
+
+    private async Task<Exception> StartFailureAsync(Dictionary<string, string?> mistakes)
+    {
+        var settings = TestApp.Policy("per-client", 100, "Header:X-Api-Key", fallback: "ClientIp");
+        foreach (var (key, value) in mistakes)
+        {
+            settings[key] = value;
+        }
+
+        return await Assert.ThrowsAnyAsync<Exception>(() => TestApp.StartAsync(
+            _cluster, settings, app => app.MapGet("/", () => "ok").RequireRateLimiting("per-client")));
     }
 }

@@ -51,7 +51,16 @@ public static class TestApp
         app.UseRouting();
         app.UseRateLimiter();
         map(app);
-        await app.StartAsync();
+        try
+        {
+            await app.StartAsync();
+        }
+        catch
+        {
+            await app.DisposeAsync();
+            throw;
+        }
+
         return app;
     }
 

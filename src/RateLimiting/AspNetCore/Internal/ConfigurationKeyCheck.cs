@@ -50,7 +50,7 @@ internal static class ConfigurationKeyCheck
                 CollectValue(child, property.PropertyType, key, errors, bad, relativeKey);
             }
 
-            if (errors.Count > before && !bad.Any(b => IsAtOrBelow(relativeKey, b)))
+            if (errors.Count > before && !bad.Any(b => IsAtOrBelow(b, relativeKey)))
             {
                 bad.Add(relativeKey);
             }
