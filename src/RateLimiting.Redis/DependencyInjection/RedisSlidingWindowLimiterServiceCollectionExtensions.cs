@@ -64,6 +64,7 @@ public static class RedisSlidingWindowLimiterServiceCollectionExtensions
             var metrics = sp.GetRequiredService<RateLimitingMetrics>();
             store.Connection.Reconnected += metrics.Reconnected;
             store.Connection.MovedLoopDetected += metrics.MovedLoop;
+            metrics.ObserveOpenBreakers(() => store.Connection.Breakers.OpenCount);
             return store;
         });
         services.TryAddSingleton<IRateLimitStore>(static sp => sp.GetRequiredService<RedisRateLimitStore>());

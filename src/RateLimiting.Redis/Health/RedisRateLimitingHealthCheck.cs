@@ -5,8 +5,9 @@ using RateLimiting.Redis.Internal.Connection;
 namespace RateLimiting.Redis.Internal;
 
 /// <summary>
-/// Healthy while Redis decides; degraded while failure modes answer or a stuck multiplexer is being
-/// replaced; unhealthy once Redis has been failing for <see cref="RedisResilienceOptions.UnhealthyAfter"/>.
+/// Healthy while Redis decides; degraded while failure modes answer (calls fail, or a master's
+/// circuit breaker is open) or a stuck multiplexer is being replaced; unhealthy once Redis has been
+/// failing for <see cref="RedisResilienceOptions.UnhealthyAfter"/>.
 /// Without recent traffic it asks Redis itself, with a read-only decision.
 /// </summary>
 internal sealed class RedisRateLimitingHealthCheck : IHealthCheck
@@ -37,12 +38,23 @@ internal sealed class RedisRateLimitingHealthCheck : IHealthCheck
     private HealthCheckResult Evaluate(RedisConnection connection)
     {
         var data = new Dictionary<string, object> { ["reconnects"] = connection.Reconnects };
+        var open = connection.Breakers.OpenNames;
+        if (open.Count > 0)
+        {
+            data["open_breakers"] = string.Join(',', open);
+        }
+
         if (connection.FailingFor is { } failing)
         {
             data["failing_for_seconds"] = Math.Round(failing.TotalSeconds, 1);
             return failing >= _options.UnhealthyAfter
                 ? HealthCheckResult.Unhealthy($"Redis has been failing for {failing.TotalSeconds:0} s; failure modes answer.", data: data)
                 : HealthCheckResult.Degraded("Redis calls are failing; failure modes answer.", data: data);
+        }
+
+        if (open.Count > 0)
+        {
+            return HealthCheckResult.Degraded($"Redis {string.Join(", ", open)} failing: failure modes answer their decisions at once.", data: data);
         }
 
         return connection.IsReconnecting

@@ -1,10 +1,11 @@
 namespace RateLimiting.Redis;
 
 /// <summary>
-/// When the store gives up on its current multiplexer and builds a new one, bound from
-/// <c>RateLimiting:Redis:Resilience</c>. A multiplexer can get stuck in ways it never recovers from
-/// by itself (every command answered with a MOVED naming the node it was sent to; connections that
-/// stay broken); a fresh one heals it, as a process restart would.
+/// How the store rides out a misbehaving cluster, bound from <c>RateLimiting:Redis:Resilience</c>:
+/// when it gives up on its current multiplexer and builds a new one (a multiplexer can get stuck in
+/// ways it never recovers from by itself, such as every command answered with a MOVED naming the
+/// node it was sent to; a fresh one heals it, as a process restart would), and when it stops asking
+/// a master that does not answer (its circuit breaker), so that the failure mode answers at once.
 /// </summary>
 public sealed class RedisResilienceOptions
 {
@@ -34,4 +35,31 @@ public sealed class RedisResilienceOptions
     /// <summary>Gets or sets how long Redis must have been failing before the health check reports unhealthy rather than degraded.</summary>
     /// <value>The default value is 30 seconds. Between 1 second and 1 hour.</value>
     public TimeSpan UnhealthyAfter { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>
+    /// Gets or sets how many decisions in a row must fail on one master (timeouts, connection errors,
+    /// MOVED loops), with no success in between, to open its circuit breaker. While it is open,
+    /// decisions for that master's slots are answered by their failure mode at once, without asking
+    /// Redis; the other masters are not affected. The same applies to all decisions while there is no
+    /// connection at all.
+    /// </summary>
+    /// <value>The default value is 3. Between 1 and 1000.</value>
+    public int BreakerFailureThreshold { get; set; } = 3;
+
+    /// <summary>
+    /// Gets or sets how often an open breaker asks its master a read-only question (one at a time,
+    /// each bounded by <see cref="RedisStoreOptions.OperationTimeout"/>, up to 50 % later at random);
+    /// the first that is answered closes the breaker.
+    /// </summary>
+    /// <value>The default value is 250 milliseconds. Between 10 milliseconds and 10 seconds.</value>
+    public TimeSpan BreakerProbeInterval { get; set; } = TimeSpan.FromMilliseconds(250);
+
+    /// <summary>
+    /// Gets or sets the longest wait before the first probe of a breaker that opens again soon after it
+    /// closed (a flapping master): each such reopening doubles the wait from
+    /// <see cref="BreakerProbeInterval"/>, up to this; a reopening after the breaker stayed closed
+    /// for this long starts again from <see cref="BreakerProbeInterval"/>.
+    /// </summary>
+    /// <value>The default value is 8 seconds. At least <see cref="BreakerProbeInterval"/>, at most 10 minutes.</value>
+    public TimeSpan BreakerMaxProbeInterval { get; set; } = TimeSpan.FromSeconds(8);
 }

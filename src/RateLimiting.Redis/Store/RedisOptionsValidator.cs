@@ -63,6 +63,13 @@ internal sealed class RedisOptionsValidator : IValidateOptions<RedisRateLimiting
         CheckRange(errors, "Resilience:MinReconnectInterval", resilience.MinReconnectInterval, TimeSpan.FromMilliseconds(10), TimeSpan.FromMinutes(10));
         CheckRange(errors, "Resilience:MaxReconnectInterval", resilience.MaxReconnectInterval, resilience.MinReconnectInterval, TimeSpan.FromHours(1));
         CheckRange(errors, "Resilience:UnhealthyAfter", resilience.UnhealthyAfter, TimeSpan.FromSeconds(1), TimeSpan.FromHours(1));
+        if (resilience.BreakerFailureThreshold is < 1 or > 1000)
+        {
+            errors.Add($"{Key}:Resilience:BreakerFailureThreshold must be between 1 and 1000 (was {resilience.BreakerFailureThreshold}).");
+        }
+
+        CheckRange(errors, "Resilience:BreakerProbeInterval", resilience.BreakerProbeInterval, TimeSpan.FromMilliseconds(10), TimeSpan.FromSeconds(10));
+        CheckRange(errors, "Resilience:BreakerMaxProbeInterval", resilience.BreakerMaxProbeInterval, resilience.BreakerProbeInterval, TimeSpan.FromMinutes(10));
         return errors.Count > 0 ? ValidateOptionsResult.Fail(errors) : ValidateOptionsResult.Success;
     }
 

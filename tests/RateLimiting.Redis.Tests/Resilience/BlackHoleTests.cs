@@ -6,8 +6,9 @@ namespace RateLimiting.Redis.Tests.Resilience;
 
 /// <summary>
 /// A master stops answering without closing anything (a black hole: a dead host behind a live
-/// route, a frozen process). StackExchange.Redis times such calls out only at its heartbeat, up to a second late; the per-call deadline
-/// ends its decisions and the failure mode answers them, while the other masters keep deciding.
+/// route, a frozen process). StackExchange.Redis times such calls out only at its heartbeat, up to
+/// a second late; the per-call deadline ends the first decisions, the master's breaker then opens
+/// and the failure mode answers the rest at once, while the other masters keep deciding.
 /// </summary>
 [Collection(DestructiveClusterCollection.Name)]
 public sealed class BlackHoleTests : ResilienceScenarioTests
@@ -60,10 +61,12 @@ public sealed class BlackHoleTests : ResilienceScenarioTests
             .ToArray();
         var onOthers = duringFault.Where(r => !victimPartitions.Contains(r.Partition)).ToArray();
         var victimLatencies = onVictim.Select(r => r.Latency).ToArray();
+        var byBreaker = Scenario.CountingStore.ErrorsBetween(faultAt, repairedAt, victimPartitions.Contains).GetValueOrDefault(nameof(RateLimitStoreUnavailableException));
         Output.WriteLine(ScenarioFigures.Line(
             "black_hole",
             ("recover_ms", recovered),
             ("failure_mode_decisions", onVictim.Count(r => r.ByFailureMode)),
+            ("answered_by_open_breaker", byBreaker),
             ("failure_mode_latency_max_ms", victimLatencies.DefaultIfEmpty().Max()),
             ("failure_mode_latency_p99_ms", ScenarioFigures.Percentile(victimLatencies, 99)),
             ("failure_mode_latency_p50_ms", ScenarioFigures.Percentile(victimLatencies, 50)),
@@ -81,6 +84,7 @@ public sealed class BlackHoleTests : ResilienceScenarioTests
         Assert.All(records, r => Assert.Null(r.Error));
         Assert.NotEmpty(onVictim);
         Assert.All(onVictim, r => Assert.True(r.ByFailureMode, $"{r.Partition} answered by {r.Source} inside the black hole."));
+        Assert.True(byBreaker >= onVictim.Length * 9 / 10, $"{byBreaker} of {onVictim.Length} answered by the open breaker.");
         DecisionAssert.AnsweredByStore(onOthers, Scenario.CountingStore, p => !victimPartitions.Contains(p), faultAt, repairedAt, "Healthy masters during the black hole");
     }
 }

@@ -10,10 +10,11 @@ namespace RateLimiting.Redis.Internal.Connection;
 /// <see cref="RedisStoreOptions.OperationTimeout"/> (2.x times sent async commands out only at its
 /// 1 s heartbeat, and backlogged ones against SyncTimeout), runs scripts by SHA (sending the source
 /// on NOSCRIPT), retries what a resharding cluster answers (TRYAGAIN, a MOVED to another node)
-/// within the deadline, and replaces the multiplexer when callers' faults show it is stuck
-/// (<see cref="FaultDetector"/>): one reconnect at a time, seeded with every node the stuck one
-/// knows, swapped atomically once it serves at least as many slots, the old one closed once its
-/// calls have drained.
+/// within the deadline, answers at once for a master whose breaker is open
+/// (<see cref="MasterBreakers"/>), and replaces the multiplexer when callers' faults show it is
+/// stuck (<see cref="FaultDetector"/>): one reconnect at a time, seeded with every node the stuck
+/// one knows, swapped atomically once it serves at least as many slots, the old one closed once
+/// its calls have drained.
 /// </summary>
 /// <remarks>
 /// Scripts run by their SHA1 as bytes rather than through the client's script cache: the
@@ -35,6 +36,7 @@ internal sealed partial class RedisConnection : IAsyncDisposable
     private readonly TimeProvider _time;
     private readonly FaultDetector _faults;
     private readonly RedisConnectionDiagnostics _diagnostics;
+    private readonly MasterBreakers _breakers;
     private readonly object _gate = new();
     private readonly List<Task> _closing = [];
     private Task<MultiplexerGeneration>? _current;
@@ -53,6 +55,7 @@ internal sealed partial class RedisConnection : IAsyncDisposable
         _time = time ?? TimeProvider.System;
         _faults = new FaultDetector(options.Resilience, _time);
         _diagnostics = new RedisConnectionDiagnostics(options, logger, _time);
+        _breakers = new MasterBreakers(options.Resilience, _time, logger, ProbeAsync);
     }
 
     /// <summary>Raised after a reconnect kept the multiplexer in use because the fresh one served fewer slots, with the reason.</summary>
@@ -63,6 +66,9 @@ internal sealed partial class RedisConnection : IAsyncDisposable
 
     /// <summary>Raised for every MOVED naming the node the command was sent to.</summary>
     public event Action? MovedLoopDetected;
+
+    /// <summary>Gets the circuit breakers, one per master and one for no connection at all.</summary>
+    public MasterBreakers Breakers => _breakers;
 
     /// <summary>Gets how many times the multiplexer was replaced.</summary>
     public long Reconnects => Interlocked.Read(ref _reconnects);
@@ -106,21 +112,30 @@ internal sealed partial class RedisConnection : IAsyncDisposable
     {
         var started = _time.GetTimestamp();
         MultiplexerGeneration generation;
-        try
+        if (Volatile.Read(ref _current) is { IsCompletedSuccessfully: true } connected)
         {
             // Connected (the usual case): no deadline task for what is already there.
-            generation = Volatile.Read(ref _current) is { IsCompletedSuccessfully: true } connected
-                ? connected.Result
-                : await Bounded(GetGenerationAsync(), started, cancellationToken).ConfigureAwait(false);
+            generation = connected.Result;
         }
-        catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
+        else
         {
-            // Still connecting (or the factory failed): a failure for health, nothing to replace yet.
-            MarkFailure();
-            _diagnostics.OnFailure(ex);
-            throw;
+            ThrowIfOpen(_breakers.NoConnection);
+            try
+            {
+                generation = await Bounded(GetGenerationAsync(), started, cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
+            {
+                // Still connecting (or the factory failed): a failure for health, nothing to replace yet.
+                MarkFailure();
+                _diagnostics.OnFailure(ex);
+                _breakers.RecordFailure(_breakers.NoConnection, () => CauseOf(ex));
+                throw;
+            }
         }
 
+        var breaker = _breakers.For(generation.Multiplexer, redisKeys[0]);
+        ThrowIfOpen(breaker);
         generation.Enter();
         try
         {
@@ -134,9 +149,8 @@ internal sealed partial class RedisConnection : IAsyncDisposable
                         ? database.ScriptEvaluateAsync(script.Source, redisKeys, redisArgs)
                         : database.ScriptEvaluateAsync(script.Sha1, redisKeys, redisArgs);
                     var result = await Bounded(call, started, cancellationToken).ConfigureAwait(false);
-                    _faults.RecordSuccess();
-                    Volatile.Write(ref _lastSuccess, _time.GetTimestamp());
-                    _diagnostics.OnSuccess();
+                    breaker.RecordSuccess();
+                    OnSuccess();
                     return (long[])result!;
                 }
                 catch (RedisServerException ex) when (!sendSource && RedisErrorClassifier.IsNoScript(ex))
@@ -153,10 +167,7 @@ internal sealed partial class RedisConnection : IAsyncDisposable
         }
         catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
         {
-            OnFault(generation, RedisErrorClassifier.Classify(ex, generation.IsRoutedTo));
-
-            // A set-up mistake (password, certificate, TLS) gets one log event naming it.
-            _diagnostics.OnFailure(ex);
+            OnFault(generation, breaker, ex);
             throw;
         }
         finally
@@ -167,6 +178,7 @@ internal sealed partial class RedisConnection : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        await _breakers.DisposeAsync().ConfigureAwait(false);
         Task<MultiplexerGeneration>? current;
         Task[] closing;
         lock (_gate)
@@ -204,17 +216,86 @@ internal sealed partial class RedisConnection : IAsyncDisposable
         Volatile.Write(ref _lastFailure, now);
     }
 
-    private void OnFault(MultiplexerGeneration generation, RedisFaultKind kind)
+    private void OnSuccess()
     {
+        _faults.RecordSuccess();
+        Volatile.Write(ref _lastSuccess, _time.GetTimestamp());
+        _diagnostics.OnSuccess();
+    }
+
+    private void OnFault(MultiplexerGeneration generation, MasterBreaker? breaker, Exception exception)
+    {
+        var kind = RedisErrorClassifier.Classify(exception, generation.IsRoutedTo);
         MarkFailure();
         if (kind == RedisFaultKind.MovedLoop)
         {
             MovedLoopDetected?.Invoke();
         }
 
+        if (breaker is not null && kind != RedisFaultKind.None)
+        {
+            _breakers.RecordFailure(breaker, () => CauseOf(exception));
+        }
+
         if (_faults.RecordFault(kind) is { } reason)
         {
             TryReconnect(generation, reason);
+        }
+
+        // A set-up mistake (password, certificate, TLS) gets one log event naming it.
+        _diagnostics.OnFailure(exception);
+    }
+
+    private string CauseOf(Exception exception) => _diagnostics.CurrentProblem ?? RedisErrorClassifier.CauseOf(exception);
+
+    private static void ThrowIfOpen(MasterBreaker breaker)
+    {
+        if (breaker.IsOpen)
+        {
+            throw new RateLimitStoreUnavailableException($"Redis {breaker.Name} is failing ({breaker.Cause}); its circuit breaker is open.");
+        }
+    }
+
+    /// <summary>
+    /// A breaker's probe: a read-only keyed call within the operation timeout, on the multiplexer in
+    /// use. Its faults count like a decision's towards replacing a stuck multiplexer, so that an
+    /// open breaker, which spares the master the decisions, does not hide a multiplexer only a
+    /// reconnect heals.
+    /// </summary>
+    private async Task<bool> ProbeAsync(RedisKey key, CommandFlags flags)
+    {
+        var started = _time.GetTimestamp();
+        MultiplexerGeneration generation;
+        try
+        {
+            generation = await Bounded(GetGenerationAsync(), started, CancellationToken.None).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is RedisException or TimeoutException or InvalidOperationException or ArgumentException or OperationCanceledException)
+        {
+            MarkFailure();
+            _diagnostics.OnFailure(ex);
+            return false;
+        }
+        catch (ObjectDisposedException)
+        {
+            return false; // shutting down
+        }
+
+        generation.Enter();
+        try
+        {
+            await Bounded(generation.Multiplexer.GetDatabase().KeyExistsAsync(key, flags), started, CancellationToken.None).ConfigureAwait(false);
+            OnSuccess();
+            return true;
+        }
+        catch (Exception ex) when (ex is RedisException or TimeoutException or ObjectDisposedException)
+        {
+            OnFault(generation, breaker: null, ex);
+            return false;
+        }
+        finally
+        {
+            generation.Exit();
         }
     }
 
@@ -259,6 +340,7 @@ internal sealed partial class RedisConnection : IAsyncDisposable
             {
                 Log.Reconnected(_logger, reason, fresh.Number);
                 Reconnected?.Invoke(reason);
+                _breakers.ProbeNow();
             }
             else
             {

@@ -33,6 +33,7 @@ internal sealed partial class RedisConnectionDiagnostics
     private int _problemLogged;
     private int _everConnected;
     private IConnectionMultiplexer? _attached;
+    private string? _currentProblem;
 
     public RedisConnectionDiagnostics(RedisStoreOptions options, ILogger logger, TimeProvider? time = null)
     {
@@ -45,9 +46,20 @@ internal sealed partial class RedisConnectionDiagnostics
         }
     }
 
+    /// <summary>
+    /// Gets the kind of set-up problem last diagnosed (<c>authentication</c>, <c>certificate</c>,
+    /// <c>TLS handshake</c>), until a call succeeds; null when none was.
+    /// </summary>
+    public string? CurrentProblem => Volatile.Read(ref _currentProblem);
+
     /// <summary>Call after a successful call: logs that an earlier problem is over.</summary>
     public void OnSuccess()
     {
+        if (Volatile.Read(ref _currentProblem) is not null)
+        {
+            Volatile.Write(ref _currentProblem, null);
+        }
+
         // Reads only, on the hot path, once things work.
         if (Volatile.Read(ref _everConnected) == 0)
         {
@@ -180,6 +192,13 @@ internal sealed partial class RedisConnectionDiagnostics
         {
             return;
         }
+
+        Volatile.Write(ref _currentProblem, diagnosis.Problems.Count == 0 ? null : diagnosis.Problems[0] switch
+        {
+            RedisSetupProblem.PasswordRejected or RedisSetupProblem.PasswordMissing => "authentication",
+            RedisSetupProblem.TlsRequired or RedisSetupProblem.TlsHandshakeFailed => "TLS handshake",
+            _ => "certificate",
+        });
 
         foreach (var problem in diagnosis.Problems)
         {

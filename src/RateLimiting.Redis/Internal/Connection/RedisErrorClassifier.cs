@@ -44,6 +44,23 @@ internal static class RedisErrorClassifier
         _ => RedisFaultKind.None,
     };
 
+    /// <summary>
+    /// What a circuit breaker's log names as the cause of a failed call: <c>timeouts</c>,
+    /// <c>refused</c>, <c>authentication</c>, <c>certificate</c>, <c>connection errors</c>,
+    /// <c>MOVED loop</c> or the server's error code (<c>CLUSTERDOWN</c>, ...).
+    /// </summary>
+    public static string CauseOf(Exception exception) => exception switch
+    {
+        TimeoutException => "timeouts",
+        RedisConnectionException { FailureType: ConnectionFailureType.AuthenticationFailure } => "authentication",
+        RedisConnectionException when Within(exception, e => e is System.Net.Sockets.SocketException { SocketErrorCode: System.Net.Sockets.SocketError.ConnectionRefused }) => "refused",
+        RedisConnectionException when Within(exception, e => e is RedisCertificateRejectedException) => "certificate",
+        RedisConnectionException => "connection errors",
+        RedisServerException { Message: var message } when HasCode(message, "MOVED") || message.StartsWith(ResentMovedPrefix, StringComparison.Ordinal) => "MOVED loop",
+        RedisServerException { Message: var message } => message.Split(' ', 2)[0],
+        _ => exception.GetType().Name,
+    };
+
     /// <summary>Parses <c>MOVED &lt;slot&gt; &lt;host&gt;:&lt;port&gt;</c>.</summary>
     public static bool TryParseMoved(string message, out int slot, out EndPoint endpoint)
     {
@@ -57,6 +74,19 @@ internal static class RedisErrorClassifier
 
         endpoint = parsed;
         return true;
+    }
+
+    private static bool Within(Exception exception, Func<Exception, bool> match)
+    {
+        for (var current = exception; current is not null; current = current.InnerException)
+        {
+            if (match(current))
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 
     private static bool HasCode(string message, string code)

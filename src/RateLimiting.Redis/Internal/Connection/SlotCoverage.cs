@@ -54,7 +54,7 @@ internal static class SlotCoverage
     private static List<ClusterNode>? MastersOf(IConnectionMultiplexer multiplexer)
         => ClusterConfigurationOf(multiplexer)?.Nodes.Where(node => !node.IsReplica && node.Slots.Count > 0).ToList();
 
-    private static ClusterConfiguration? ClusterConfigurationOf(IConnectionMultiplexer multiplexer)
+    internal static ClusterConfiguration? ClusterConfigurationOf(IConnectionMultiplexer multiplexer)
     {
         ClusterConfiguration? any = null;
         foreach (var endpoint in multiplexer.GetEndPoints())
@@ -87,7 +87,7 @@ internal static class SlotCoverage
     }
 
     /// <summary>A key in <paramref name="range"/>: a few tries for a wide range, some ten thousand for a single slot.</summary>
-    private static RedisKey KeyIn(IConnectionMultiplexer multiplexer, SlotRange range)
+    internal static RedisKey KeyIn(IConnectionMultiplexer multiplexer, SlotRange range)
     {
         RedisKey key = default;
         for (var i = 0; i < MaxKeyTries; i++)

@@ -81,7 +81,12 @@ internal sealed partial class PolicyDecider
             }
             catch (Exception ex)
             {
-                var outcome = ex is TimeoutException ? "timeout" : "error";
+                var outcome = ex switch
+                {
+                    TimeoutException => "timeout",
+                    RateLimitStoreUnavailableException => "unavailable",
+                    _ => "error",
+                };
                 _metrics?.StoreCalled(Name, askedAt, succeeded: false, outcome);
                 activity?.SetStatus(ActivityStatusCode.Error, outcome);
                 // Once per outage at Warning, so that a storm of failed decisions does not flood the logs.

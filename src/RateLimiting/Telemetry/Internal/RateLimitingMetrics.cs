@@ -18,6 +18,7 @@ internal sealed class RateLimitingMetrics
     private readonly Histogram<double> _storeDuration;
     private readonly Counter<long> _reconnects;
     private readonly Counter<long> _movedLoops;
+    private Func<int>? _openBreakers;
     private long _lastStoreSuccess;
     private long _lastStoreFailure;
 
@@ -32,10 +33,16 @@ internal sealed class RateLimitingMetrics
         _reconnects = meter.CreateCounter<long>("ratelimiting.redis.reconnects", "{reconnect}", "Redis multiplexers replaced because they were stuck, by reason.");
         _movedLoops = meter.CreateCounter<long>("ratelimiting.redis.moved_loops", "{error}", "MOVED replies naming the node the command was already sent to.");
         meter.CreateObservableGauge("ratelimiting.failure_mode.active", () => IsFailureModeActive ? 1 : 0, "{state}", "1 while failure modes answer because the store cannot.");
+        meter.CreateObservableGauge("ratelimiting.redis.breakers.open", () => OpenBreakers, "{breaker}", "Open circuit breakers: masters (or the connection) whose decisions failure modes answer at once.");
     }
 
-    /// <summary>Gets a value indicating whether the last store call failed (a failure mode answers).</summary>
-    public bool IsFailureModeActive => Volatile.Read(ref _lastStoreFailure) > Volatile.Read(ref _lastStoreSuccess);
+    /// <summary>Gets a value indicating whether failure modes answer: the last store call failed, or a breaker is open.</summary>
+    public bool IsFailureModeActive => Volatile.Read(ref _lastStoreFailure) > Volatile.Read(ref _lastStoreSuccess) || OpenBreakers > 0;
+
+    private int OpenBreakers => _openBreakers?.Invoke() ?? 0;
+
+    /// <summary>Reports the store's open circuit breakers through the gauges.</summary>
+    public void ObserveOpenBreakers(Func<int> openBreakers) => _openBreakers = openBreakers;
 
     public void Decided(string policy, string result, FailureMode? failureMode)
     {

@@ -1,0 +1,97 @@
+namespace RateLimiting.Redis.Internal.Resilience;
+
+/// <summary>
+/// The circuit breaker of one master (or of "no connection at all"): opened by
+/// <see cref="RedisResilienceOptions.BreakerFailureThreshold"/> failed decisions in a row, closed by
+/// the first probe that is answered. A breaker that opens again within
+/// <see cref="RedisResilienceOptions.BreakerMaxProbeInterval"/> of closing waits twice as long
+/// before its first probe, so that a flapping master opens it a bounded number of times rather
+/// than once per failed request. Thread-safe; the closed path reads one field.
+/// </summary>
+internal sealed class MasterBreaker
+{
+    private readonly RedisResilienceOptions _options;
+    private readonly TimeProvider _time;
+    private readonly object _gate = new();
+    private int _open;
+    private int _consecutiveFailures;
+    private long _openedAt;
+    private long _closedAt = -1;
+    private int _reopenings;
+    private long _openings;
+
+    public MasterBreaker(string name, RedisResilienceOptions options, TimeProvider time)
+    {
+        Name = name;
+        _options = options;
+        _time = time;
+    }
+
+    /// <summary>Gets the master's endpoint, or <see cref="MasterBreakers.NoConnectionName"/>.</summary>
+    public string Name { get; }
+
+    public bool IsOpen => Volatile.Read(ref _open) != 0;
+
+    /// <summary>Gets the cause named when it last opened (<c>timeouts</c>, <c>authentication</c>, ...).</summary>
+    public string Cause { get; private set; } = "";
+
+    public long Openings => Interlocked.Read(ref _openings);
+
+    public void RecordSuccess()
+    {
+        if (Volatile.Read(ref _consecutiveFailures) != 0)
+        {
+            Volatile.Write(ref _consecutiveFailures, 0);
+        }
+    }
+
+    /// <summary>Records a failed decision; true when it opened the breaker (the caller then starts probing).</summary>
+    public bool RecordFailure(Func<string> cause)
+    {
+        if (IsOpen || Interlocked.Increment(ref _consecutiveFailures) < _options.BreakerFailureThreshold)
+        {
+            return false;
+        }
+
+        lock (_gate)
+        {
+            if (IsOpen)
+            {
+                return false;
+            }
+
+            var now = _time.GetTimestamp();
+            _reopenings = _closedAt >= 0 && _time.GetElapsedTime(_closedAt, now) < _options.BreakerMaxProbeInterval ? _reopenings + 1 : 0;
+            _openedAt = now;
+            Cause = cause();
+            Interlocked.Increment(ref _openings);
+            Volatile.Write(ref _open, 1);
+            return true;
+        }
+    }
+
+    /// <summary>The wait before the first probe of this opening: doubled for each quick reopening, jittered.</summary>
+    public TimeSpan FirstProbeDelay()
+    {
+        var doubled = _options.BreakerProbeInterval * Math.Pow(2, Math.Min(Volatile.Read(ref _reopenings), 20));
+        return Jittered(doubled < _options.BreakerMaxProbeInterval ? doubled : _options.BreakerMaxProbeInterval);
+    }
+
+    public TimeSpan NextProbeDelay() => Jittered(_options.BreakerProbeInterval);
+
+    /// <summary>Closes the breaker; returns how long it was open.</summary>
+    public TimeSpan Close()
+    {
+        lock (_gate)
+        {
+            var now = _time.GetTimestamp();
+            _closedAt = now;
+            Volatile.Write(ref _consecutiveFailures, 0);
+            Volatile.Write(ref _open, 0);
+            return _time.GetElapsedTime(_openedAt, now);
+        }
+    }
+
+    // Up to +50 %: instances facing the same outage do not probe in step.
+    private static TimeSpan Jittered(TimeSpan delay) => delay * (1 + (Random.Shared.NextDouble() / 2));
+}

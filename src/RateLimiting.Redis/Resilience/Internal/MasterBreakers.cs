@@ -1,0 +1,217 @@
+using System.Collections.Concurrent;
+using Microsoft.Extensions.Logging;
+using RateLimiting.Redis.Internal.Connection;
+using StackExchange.Redis;
+
+namespace RateLimiting.Redis.Internal.Resilience;
+
+/// <summary>
+/// One <see cref="MasterBreaker"/> per master, and one for "no connection at all" (no multiplexer
+/// yet, or one that knows no master: a refused password, an untrusted certificate). Finds the
+/// breaker of a decision from its key's slot, opens it on repeated failures, and while it is open
+/// runs one probe at a time against that master, a keyed read that is never redirected, until
+/// one is answered. Probes are ordinary calls for the rest of the layer: their faults count towards
+/// replacing a stuck multiplexer, and a replacement probes every open breaker at once.
+/// </summary>
+internal sealed partial class MasterBreakers : IAsyncDisposable
+{
+    public const string NoConnectionName = "connection";
+
+    private const CommandFlags MasterProbeFlags = CommandFlags.DemandMaster | CommandFlags.NoRedirect;
+    private static readonly RedisKey AnyKey = "rl-probe";
+    private static readonly TimeSpan MapLifetime = TimeSpan.FromSeconds(1);
+
+    private readonly RedisResilienceOptions _options;
+    private readonly TimeProvider _time;
+    private readonly ILogger _logger;
+    private readonly Func<RedisKey, CommandFlags, Task<bool>> _probe;
+    private readonly ConcurrentDictionary<string, MasterBreaker> _masters = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<MasterBreaker, Task> _probing = new();
+    private readonly ConcurrentDictionary<MasterBreaker, RedisKey> _probeKeys = new();
+    private readonly CancellationTokenSource _stopping = new();
+    private readonly Func<string, MasterBreaker> _newBreaker;
+    private TaskCompletionSource _wake = NewWake();
+    private SlotOwners? _owners;
+    private int _refreshing;
+
+    /// <summary>Creates the breakers; <paramref name="probe"/> asks Redis a read-only question about a key, routed by the flags, and says whether it was answered in time.</summary>
+    public MasterBreakers(RedisResilienceOptions options, TimeProvider time, ILogger logger, Func<RedisKey, CommandFlags, Task<bool>> probe)
+    {
+        _options = options;
+        _time = time;
+        _logger = logger;
+        _probe = probe;
+        _newBreaker = name => new MasterBreaker(name, _options, _time);
+        NoConnection = new MasterBreaker(NoConnectionName, options, time);
+    }
+
+    /// <summary>Raised when a breaker opens, with its name and cause.</summary>
+    public event Action<string, string>? Opened;
+
+    /// <summary>Raised when a breaker closes, with its name.</summary>
+    public event Action<string>? Closed;
+
+    public MasterBreaker NoConnection { get; }
+
+    /// <summary>Gets the names of the open breakers.</summary>
+    public IReadOnlyList<string> OpenNames => [.. All().Where(breaker => breaker.IsOpen).Select(breaker => breaker.Name)];
+
+    public int OpenCount => All().Count(breaker => breaker.IsOpen);
+
+    /// <summary>Gets how many times any breaker opened.</summary>
+    public long Openings => All().Sum(breaker => breaker.Openings);
+
+    /// <summary>The breaker guarding <paramref name="key"/> on <paramref name="multiplexer"/>.</summary>
+    public MasterBreaker For(IConnectionMultiplexer multiplexer, in RedisKey key)
+    {
+        var owners = Volatile.Read(ref _owners);
+        if (owners is null || !ReferenceEquals(owners.Multiplexer, multiplexer) || _time.GetTimestamp() >= owners.ExpiresAt)
+        {
+            owners = Refresh(multiplexer, owners);
+        }
+
+        return owners?.For(multiplexer.HashSlot(key)) ?? NoConnection;
+    }
+
+    /// <summary>Records a failed decision (or probe) on <paramref name="breaker"/>; the first that opens it logs <paramref name="cause"/> and starts the probes.</summary>
+    public void RecordFailure(MasterBreaker breaker, Func<string> cause)
+    {
+        if (!breaker.RecordFailure(cause))
+        {
+            return;
+        }
+
+        Log.BreakerOpened(_logger, breaker.Name, breaker.Cause, _options.BreakerFailureThreshold);
+        Opened?.Invoke(breaker.Name, breaker.Cause);
+        if (!_stopping.IsCancellationRequested)
+        {
+            _probing[breaker] = Task.Run(() => ProbeWhileOpenAsync(breaker));
+        }
+    }
+
+    /// <summary>Probes every open breaker now (a fresh multiplexer was swapped in and may serve them).</summary>
+    public void ProbeNow()
+    {
+        Volatile.Write(ref _owners, null);
+        Interlocked.Exchange(ref _wake, NewWake()).TrySetResult();
+    }
+
+    // Idempotent (the container disposes the store once per service it is registered as); the
+    // token source has no timer, and loops may still read its token, so it is never disposed.
+    public async ValueTask DisposeAsync()
+    {
+        await _stopping.CancelAsync().ConfigureAwait(false);
+        await Task.WhenAll(_probing.Values).ConfigureAwait(false);
+    }
+
+    private static TaskCompletionSource NewWake() => new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    private IEnumerable<MasterBreaker> All() => _masters.Values.Append(NoConnection);
+
+    private SlotOwners? Refresh(IConnectionMultiplexer multiplexer, SlotOwners? current)
+    {
+        var usable = current is not null && ReferenceEquals(current.Multiplexer, multiplexer) ? current : null;
+        if (Interlocked.CompareExchange(ref _refreshing, 1, 0) != 0)
+        {
+            return usable; // another caller is rebuilding it
+        }
+
+        try
+        {
+            var built = SlotOwners.Build(multiplexer, name => _masters.GetOrAdd(name, _newBreaker), _time.GetTimestamp() + (long)(MapLifetime.TotalSeconds * _time.TimestampFrequency));
+            Volatile.Write(ref _owners, built);
+            return built;
+        }
+        catch (Exception ex) when (ex is RedisException or ObjectDisposedException or ArgumentException or NotSupportedException)
+        {
+            return usable; // a multiplexer being closed
+        }
+        finally
+        {
+            Volatile.Write(ref _refreshing, 0);
+        }
+    }
+
+    private async Task ProbeWhileOpenAsync(MasterBreaker breaker)
+    {
+        try
+        {
+            var delay = breaker.FirstProbeDelay();
+            while (breaker.IsOpen)
+            {
+                var wake = Volatile.Read(ref _wake).Task;
+                await Task.WhenAny(Task.Delay(delay, _time, _stopping.Token), wake).ConfigureAwait(false);
+                _stopping.Token.ThrowIfCancellationRequested();
+                if (ProbeTarget(breaker) is not { } target)
+                {
+                    // Its slots are served by other masters now: nothing left to guard.
+                    Log.BreakerClosed(_logger, breaker.Name, breaker.Close().TotalMilliseconds, "it owns no slots any more");
+                    Closed?.Invoke(breaker.Name);
+                    return;
+                }
+
+                if (await _probe(target.Key, target.Flags).ConfigureAwait(false))
+                {
+                    if (ReferenceEquals(breaker, NoConnection))
+                    {
+                        Volatile.Write(ref _owners, null); // connected: learn the masters now
+                    }
+
+                    Log.BreakerClosed(_logger, breaker.Name, breaker.Close().TotalMilliseconds, "a probe was answered");
+                    Closed?.Invoke(breaker.Name);
+                    return;
+                }
+
+                delay = breaker.NextProbeDelay();
+            }
+        }
+        catch (OperationCanceledException) when (_stopping.IsCancellationRequested)
+        {
+            // Shutting down.
+        }
+        finally
+        {
+            _probing.TryRemove(breaker, out _);
+        }
+    }
+
+    /// <summary>What a probe of <paramref name="breaker"/> asks: a key of a slot it guards, never redirected; null when it guards none.</summary>
+    private (RedisKey Key, CommandFlags Flags)? ProbeTarget(MasterBreaker breaker)
+    {
+        var owners = Volatile.Read(ref _owners);
+        if (ReferenceEquals(breaker, NoConnection) || owners is null)
+        {
+            // No map yet: any master that answers is a connection.
+            return (AnyKey, CommandFlags.DemandMaster);
+        }
+
+        if (owners.SlotOf(breaker) is not { } slot)
+        {
+            return null;
+        }
+
+        if (slot < 0)
+        {
+            return (AnyKey, CommandFlags.DemandMaster);
+        }
+
+        if (!_probeKeys.TryGetValue(breaker, out var key) || owners.Multiplexer.HashSlot(key) is var keySlot && owners.For(keySlot) != breaker)
+        {
+            key = SlotCoverage.KeyIn(owners.Multiplexer, new SlotRange(slot, slot));
+            _probeKeys[breaker] = key;
+        }
+
+        return (key, MasterProbeFlags);
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(EventId = 6, EventName = "BreakerOpened", Level = LogLevel.Warning,
+            Message = "Redis {Breaker} is failing ({Cause}, {Failures} decisions in a row): its decisions are answered by their failure mode at once until a probe is answered.")]
+        public static partial void BreakerOpened(ILogger logger, string breaker, string cause, int failures);
+
+        [LoggerMessage(EventId = 7, EventName = "BreakerClosed", Level = LogLevel.Information,
+            Message = "Redis {Breaker} decides again after {OpenMilliseconds:0} ms: {Why}.")]
+        public static partial void BreakerClosed(ILogger logger, string breaker, double openMilliseconds, string why);
+    }
+}

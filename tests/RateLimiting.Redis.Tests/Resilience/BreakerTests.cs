@@ -1,0 +1,128 @@
+using System.Diagnostics;
+using RateLimiting.Redis.Tests.Infrastructure;
+using Xunit.Abstractions;
+
+namespace RateLimiting.Redis.Tests.Resilience;
+
+/// <summary>
+/// The circuit breakers per master: while masters do not answer, their decisions are answered by
+/// the failure mode at once instead of at the deadline, and Redis decides again as soon as a probe
+/// is answered; a master that keeps flapping opens its breaker a bounded number of times.
+/// </summary>
+[Collection(DestructiveClusterCollection.Name)]
+public sealed class BreakerTests : ResilienceScenarioTests
+{
+    private const int Callers = 50;
+    private const string BreakerAnswer = nameof(RateLimitStoreUnavailableException);
+    private static readonly TimeSpan CallerPause = TimeSpan.FromMilliseconds(1);
+    private static readonly TimeSpan Observation = TimeSpan.FromSeconds(4);
+    private static readonly TimeSpan FlapPhase = TimeSpan.FromMilliseconds(250);
+    private static readonly TimeSpan RecoveryDeadline = TimeSpan.FromSeconds(30);
+    private static readonly TimeSpan Generous = TimeSpan.FromSeconds(15);
+
+    public BreakerTests(ITestOutputHelper output)
+        : base(output)
+    {
+    }
+
+    private protected override Task<ResilienceScenario> CreateScenarioAsync() => ResilienceScenario.CreateAsync(FailureMode.FailOpen);
+
+    [Fact]
+    public async Task Store_EveryMasterBlackHoled_BreakersAnswerAtOnceUntilReleasedThenRedisDecides()
+    {
+        // Arrange
+        var cluster = Scenario.Cluster;
+        var masters = await cluster.MastersAsync();
+        var partitions = Scenario.PartitionsOn(masters, perMaster: 4, "allholes");
+        var probes = partitions.Select(onMaster => onMaster[0]).ToArray();
+        await Scenario.WaitUntilStoreBackedAsync(probes, Generous, Stopwatch.GetTimestamp());
+        await using var load = DecisionLoad.Start(Scenario.Decider, [.. partitions.SelectMany(p => p)], Callers, CallerPause);
+        await Poll.UntilAsync(() => Task.FromResult(load.Count), count => count >= 1000, Generous);
+
+        // Act
+        Scenario.CountingStore.Reset();
+        cluster.Proxy.BlackHoleAll();
+        var faultAt = Stopwatch.GetTimestamp();
+        await Task.Delay(Observation); // the observation period: the fault lasts this long
+        var repairedAt = Stopwatch.GetTimestamp();
+        var openings = Scenario.Connection.Breakers.Openings;
+        var reconnects = Scenario.ReconnectAttemptsSince(faultAt);
+        cluster.Proxy.Restore();
+        var recovered = await Scenario.WaitUntilStoreBackedAsync(probes, RecoveryDeadline, repairedAt);
+        var records = await load.StopAsync();
+
+        // Assert
+        var duringFault = records.Where(r => r.StartedAt > faultAt && EndOf(r) < repairedAt).ToArray();
+        var latencies = duringFault.Select(r => r.Latency).ToArray();
+        var byBreaker = Scenario.CountingStore.ErrorsBetween(faultAt, repairedAt, _ => true).GetValueOrDefault(BreakerAnswer);
+        Output.WriteLine(ScenarioFigures.Line(
+            "all_black_holed",
+            ("recover_ms", recovered),
+            ("failure_mode_decisions", duringFault.Length),
+            ("answered_by_open_breakers", byBreaker),
+            ("failure_mode_latency_p50_ms", ScenarioFigures.Percentile(latencies, 50)),
+            ("failure_mode_latency_p99_ms", ScenarioFigures.Percentile(latencies, 99)),
+            ("failure_mode_latency_max_ms", latencies.DefaultIfEmpty().Max()),
+            ("operation_timeout_ms", Scenario.StoreOptions.OperationTimeout),
+            ("breaker_openings", openings),
+            ("reconnect_attempts", reconnects),
+            ("store_error_kinds", Scenario.CountingStore.ErrorSummary(faultAt))));
+
+        Assert.All(records, r => Assert.Null(r.Error));
+        Assert.NotEmpty(duringFault);
+        Assert.All(duringFault, r => Assert.True(r.ByFailureMode, $"{r.Partition} answered by {r.Source} inside the black hole."));
+        // Only the decisions already waiting when a breaker opened waited for Redis.
+        Assert.True(byBreaker >= duringFault.Length * 9 / 10, $"{byBreaker} of {duringFault.Length} answered by an open breaker.");
+        Assert.InRange(openings, masters.Count, masters.Count + 1); // once per master (and at most once for "no connection")
+    }
+
+    [Fact]
+    public async Task Store_MasterFlaps_ItsBreakerOpensABoundedNumberOfTimes()
+    {
+        // Arrange
+        var cluster = Scenario.Cluster;
+        var masters = await cluster.MastersAsync();
+        var victim = masters[2];
+        var partitions = Scenario.PartitionsOn(masters, perMaster: 4, "flap");
+        var probes = partitions.Select(onMaster => onMaster[0]).ToArray();
+        await Scenario.WaitUntilStoreBackedAsync(probes, Generous, Stopwatch.GetTimestamp());
+        await using var load = DecisionLoad.Start(Scenario.Decider, [.. partitions.SelectMany(p => p)], Callers, CallerPause);
+        await Poll.UntilAsync(() => Task.FromResult(load.Count), count => count >= 1000, Generous);
+
+        // Act: the master hangs and answers in turn; the pattern is the fault, not a wait.
+        var faultAt = Stopwatch.GetTimestamp();
+        const int cycles = 12;
+        for (var cycle = 0; cycle < cycles; cycle++)
+        {
+            cluster.Proxy.BlackHole(victim.Port);
+            await Task.Delay(FlapPhase);
+            cluster.Proxy.Restore();
+            await Task.Delay(FlapPhase);
+        }
+
+        var openings = Scenario.Connection.Breakers.Openings;
+        var swaps = Scenario.Connection.Reconnects;
+        var recovered = await Scenario.WaitUntilStoreBackedAsync(probes, RecoveryDeadline, Stopwatch.GetTimestamp());
+        var records = await load.StopAsync();
+
+        // Assert
+        Output.WriteLine(ScenarioFigures.Line(
+            "flapping_master",
+            ("cycles", cycles),
+            ("phase_ms", FlapPhase),
+            ("breaker_openings", openings),
+            ("swaps", swaps),
+            ("recover_ms", recovered),
+            ("store_error_kinds", Scenario.CountingStore.ErrorSummary(faultAt))));
+
+        Assert.All(records, r => Assert.Null(r.Error));
+        Assert.True(openings >= 1, "The flapping master never opened its breaker.");
+        // Each quick reopening doubles the wait before the first probe (250, 500, 1000, 2000 ms fit
+        // into the 6 s of flapping): at most 5 openings, and one more per swapped-in multiplexer,
+        // which probes at once. Never once per cycle, let alone per failed request.
+        Assert.True(openings <= 5 + swaps, $"{openings} openings ({swaps} swaps) in {cycles} cycles.");
+        Assert.True(openings < cycles, $"{openings} openings in {cycles} cycles.");
+    }
+
+    private static long EndOf(DecisionRecord record) => record.StartedAt + (long)(record.Latency.TotalSeconds * Stopwatch.Frequency);
+}
