@@ -31,6 +31,9 @@ public sealed class StartupValidationTests
     [InlineData("RateLimiting:Redis:Configuration", "127.0.0.1:7000,colour=blue", "RateLimiting:Redis:Configuration")]
     [InlineData("RateLimiting:Redis:KeyPrefix", "{rl}", "RateLimiting:Redis:KeyPrefix")]
     [InlineData("RateLimiting:Redis:Colour", "blue", "RateLimiting:Redis:Colour")]
+    [InlineData("RateLimiting:Redis:Resilience:BreakerFailureThreshold", "0", "RateLimiting:Redis:Resilience:BreakerFailureThreshold")]
+    [InlineData("RateLimiting:Redis:Resilience:BreakerProbeInterval", "00:00:00", "RateLimiting:Redis:Resilience:BreakerProbeInterval")]
+    [InlineData("RateLimiting:Redis:Resilience:BreakerMaxProbeInterval", "00:00:00.100", "RateLimiting:Redis:Resilience:BreakerMaxProbeInterval")]
     [InlineData("RateLimiting:Polices:other:PermitLimit", "5", "RateLimiting:Polices")]
     [InlineData("RateLimiting:Policies:bad{name}:PermitLimit", "5", "RateLimiting:Policies:bad{name}")]
     public async Task Start_Misconfigured_FailsNamingTheKey(string key, string value, string expected)

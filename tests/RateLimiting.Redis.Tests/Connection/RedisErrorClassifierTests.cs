@@ -33,6 +33,22 @@ public sealed class RedisErrorClassifierTests
     }
 
     [Fact]
+    public void CauseOf_EachFailure_NamesWhatABreakerLogs()
+    {
+        var refused = new RedisConnectionException(ConnectionFailureType.UnableToConnect, "UnableToConnect on 127.0.0.1:7000", new System.Net.Sockets.SocketException((int)System.Net.Sockets.SocketError.ConnectionRefused));
+        var certificate = new RedisConnectionException(ConnectionFailureType.UnableToConnect, "UnableToConnect", new RedisCertificateRejectedException(RedisCertificateProblems.Untrusted, "redis.test", sslHostConfigured: true, caConfigured: false, "UntrustedRoot", []));
+
+        Assert.Equal("timeouts", RedisErrorClassifier.CauseOf(new TimeoutException()));
+        Assert.Equal("timeouts", RedisErrorClassifier.CauseOf(new RedisTimeoutException("Timeout awaiting response", CommandStatus.Sent)));
+        Assert.Equal("authentication", RedisErrorClassifier.CauseOf(new RedisConnectionException(ConnectionFailureType.AuthenticationFailure, "WRONGPASS")));
+        Assert.Equal("refused", RedisErrorClassifier.CauseOf(refused));
+        Assert.Equal("certificate", RedisErrorClassifier.CauseOf(certificate));
+        Assert.Equal("connection errors", RedisErrorClassifier.CauseOf(new RedisConnectionException(ConnectionFailureType.SocketClosed, "SocketClosed")));
+        Assert.Equal("MOVED loop", RedisErrorClassifier.CauseOf(new RedisServerException("MOVED 3999 127.0.0.1:7000")));
+        Assert.Equal("CLUSTERDOWN", RedisErrorClassifier.CauseOf(new RedisServerException("CLUSTERDOWN The cluster is down")));
+    }
+
+    [Fact]
     public void Classify_ClientFailures_TimeoutAndConnection()
     {
         Assert.Equal(RedisFaultKind.Timeout, RedisErrorClassifier.Classify(new TimeoutException(), IsRoutedTo));

@@ -84,6 +84,30 @@ public sealed class ObservabilityTests
         Assert.DoesNotContain(logs.Entries, entry => entry.Text.Contains(ApiKey, StringComparison.Ordinal));
     }
 
+    [Fact]
+    public async Task Telemetry_RedisUnreachable_OpenBreakerShownByGaugesOutcomeAndHealth()
+    {
+        var settings = TestApp.Policy("p", 10, "Global");
+        settings["RateLimiting:Redis:Configuration"] = $"127.0.0.1:{UnusedPort()},connectTimeout=200";
+        settings["RateLimiting:Redis:OperationTimeout"] = "00:00:00.200";
+        var measurements = new ConcurrentQueue<(string Instrument, object Value, KeyValuePair<string, object?>[] Tags)>();
+        await using var app = await TestApp.StartAsync(_cluster, settings, Map("p"), services => services.AddHealthChecks().AddRedisSlidingWindowLimiter());
+        using var meters = ListenToMeters(app, measurements);
+        var breakers = app.Services.GetRequiredService<RedisRateLimitStore>().Connection.Breakers;
+
+        await Poll.UntilAsync(async () => await app.GetAsync("/limited"), _ => breakers.OpenCount > 0, TimeSpan.FromSeconds(30));
+        var status = await app.GetAsync("/limited");
+        var report = await app.Services.GetRequiredService<HealthCheckService>().CheckHealthAsync();
+        meters.RecordObservableInstruments();
+
+        Assert.Equal(HttpStatusCode.OK, status);
+        Assert.Contains(measurements, m => m.Instrument == "ratelimiting.store.duration" && Tag(m.Tags, "ratelimiting.store.outcome") == "unavailable");
+        Assert.Contains(measurements, m => m.Instrument == "ratelimiting.redis.breakers.open" && Equals(m.Value, 1));
+        Assert.Contains(measurements, m => m.Instrument == "ratelimiting.failure_mode.active" && Equals(m.Value, 1));
+        Assert.NotEqual(HealthStatus.Healthy, report.Status);
+        Assert.Equal("connection", report.Entries.Values.Single().Data["open_breakers"]);
+    }
+
     private static Action<WebApplication> Map(string policy) => app => app.MapGet("/limited", () => "ok").RequireRateLimiting(policy);
 
     private static string? Tag(KeyValuePair<string, object?>[] tags, string name) => tags.FirstOrDefault(t => t.Key == name).Value as string;

@@ -1,4 +1,7 @@
 using System.Diagnostics;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
+using Microsoft.Extensions.Options;
+using RateLimiting.Redis.Internal;
 using RateLimiting.Redis.Tests.Infrastructure;
 using Xunit.Abstractions;
 
@@ -46,6 +49,8 @@ public sealed class BlackHoleTests : ResilienceScenarioTests
         cluster.Proxy.BlackHole(victim.Port);
         var faultAt = Stopwatch.GetTimestamp(); // a decision started after this sends into the black hole
         await Task.Delay(Observation); // the observation period: the fault lasts this long
+        var health = await new RedisRateLimitingHealthCheck(Scenario.Store, Options.Create(new RedisRateLimitingOptions()))
+            .CheckHealthAsync(new HealthCheckContext());
         var repairedAt = Stopwatch.GetTimestamp();
         var reconnectsDuringFault = Scenario.Connection.Reconnects;
         cluster.Proxy.Restore();
@@ -85,6 +90,8 @@ public sealed class BlackHoleTests : ResilienceScenarioTests
         Assert.NotEmpty(onVictim);
         Assert.All(onVictim, r => Assert.True(r.ByFailureMode, $"{r.Partition} answered by {r.Source} inside the black hole."));
         Assert.True(byBreaker >= onVictim.Length * 9 / 10, $"{byBreaker} of {onVictim.Length} answered by the open breaker.");
+        Assert.Equal(HealthStatus.Degraded, health.Status);
+        Assert.Equal($"127.0.0.1:{victim.Port}", health.Data["open_breakers"]);
         DecisionAssert.AnsweredByStore(onOthers, Scenario.CountingStore, p => !victimPartitions.Contains(p), faultAt, repairedAt, "Healthy masters during the black hole");
     }
 }

@@ -37,6 +37,7 @@ internal sealed partial class RedisConnection : IAsyncDisposable
     private readonly FaultDetector _faults;
     private readonly RedisConnectionDiagnostics _diagnostics;
     private readonly MasterBreakers _breakers;
+    private readonly ClientFailureListener _clientFailures;
     private readonly object _gate = new();
     private readonly List<Task> _closing = [];
     private Task<MultiplexerGeneration>? _current;
@@ -56,6 +57,7 @@ internal sealed partial class RedisConnection : IAsyncDisposable
         _faults = new FaultDetector(options.Resilience, _time);
         _diagnostics = new RedisConnectionDiagnostics(options, logger, _time);
         _breakers = new MasterBreakers(options.Resilience, _time, logger, ProbeAsync);
+        _clientFailures = new ClientFailureListener(_diagnostics.OnFailure);
     }
 
     /// <summary>Raised after a reconnect kept the multiplexer in use because the fresh one served fewer slots, with the reason.</summary>
@@ -437,6 +439,10 @@ internal sealed partial class RedisConnection : IAsyncDisposable
     {
         var number = Interlocked.Increment(ref _generations);
         var configuration = _options.ConnectionFactory is null ? RedisConfiguration.Create(_options, _diagnostics.OnCertificateRejected) : null;
+        if (configuration is not null)
+        {
+            configuration.LoggerFactory = _clientFailures;
+        }
         if (configuration is not null && replacing is not null)
         {
             foreach (var endpoint in SlotCoverage.KnownEndPoints(replacing.Multiplexer))
