@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # The benchmark command: a Redis Cluster of its own on free ports, the suite, one table.
 #
-#   eng/bench.sh                   measurements (a) to (e), about 6 minutes (see benchmarks/README.md)
+#   eng/bench.sh                   measurements (a) to (f), about 7 minutes (see benchmarks/README.md)
 #   eng/bench.sh --quick           short runs: checks the harness; the figures are indicative only
-#   eng/bench.sh --only ae         some measurements only (letters a to e)
+#   eng/bench.sh --only ae         some measurements only (letters a to f)
 #   eng/bench.sh --pin             Redis on CPU 0, the harness and its tools on the other CPUs, so that
 #                                  client CPU cannot slow Redis down (see benchmarks/README.md)
 #   eng/bench.sh micro [options]   the BenchmarkDotNet micro-benchmarks (no Redis), e.g. micro --filter '*KeyLayout*'
@@ -74,8 +74,25 @@ pick_base_port() {
   die "no free base port after 100 tries"
 }
 
+# (f) freezes every node with SIGSTOP and continues it itself, failures included; a harness killed
+# in between (Ctrl-C, the run timeout) leaves them frozen, and a frozen node answers no SHUTDOWN and
+# handles no SIGTERM, so the stop would wait out every deadline before its SIGKILL. Only the
+# processes named in this cluster's pid files, and only while they are still its redis-servers.
+continue_nodes() {
+  local port pid title
+  for port in $(seq "$base_port" $((base_port + NODE_COUNT - 1))); do
+    pid="$(cat "$cluster_dir/node-$port.pid" 2>/dev/null)" || continue
+    [[ "$pid" =~ ^[0-9]+$ ]] || continue
+    title="$(tr '\0' ' ' 2>/dev/null <"/proc/$pid/cmdline")" || continue
+    if [[ "$title" == *redis-server*"/node-$port.conf"* ]]; then
+      kill -CONT "$pid" 2>/dev/null || true
+    fi
+  done
+}
+
 stop_cluster() {
   [[ -n "$base_port" ]] || return 0
+  continue_nodes
   bash "$CLUSTER_SCRIPT" stop --base-port "$base_port" --dir "$cluster_dir" >/dev/null 2>&1 \
     || log "warning: could not stop the cluster on port $base_port (data: $cluster_dir)"
 }

@@ -1,7 +1,7 @@
 using RateLimiting.Benchmarks.Micro;
 using RateLimiting.Benchmarks.Suite;
 
-// eng/bench.sh runs the suite against the cluster it starts: --redis CONFIG [--quick] [--only abcde].
+// eng/bench.sh runs the suite against the cluster it starts: --redis CONFIG [--quick] [--only abcdef].
 // --micro [BenchmarkDotNet options] runs the micro-benchmarks instead; they need no Redis.
 if (args.Length > 0 && args[0] == "--micro")
 {

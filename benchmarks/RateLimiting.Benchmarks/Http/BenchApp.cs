@@ -17,15 +17,17 @@ namespace RateLimiting.Benchmarks.Http;
 
 /// <summary>
 /// The application wrk loads: Kestrel on a free loopback port, logging off, one GET endpoint
-/// answering "hello" six times over: without a limiter, with ASP.NET Core's in-memory sliding
-/// window (never rejecting, and exhausted), with our policy that never rejects, with our policy on
-/// an exhausted partition, and after one round trip to Redis that decides nothing (the ceiling).
+/// answering "hello" seven times over: without a limiter, with ASP.NET Core's in-memory sliding
+/// window (never rejecting, and exhausted), with our policy that never rejects (FailClosed, and the
+/// same policy FailOpen), with our policy on an exhausted partition, and after one round trip to
+/// Redis that decides nothing (the ceiling).
 /// </summary>
 internal sealed class BenchApp : IAsyncDisposable
 {
     public const string NoLimiterPath = "/none";
     public const string AspNetCorePath = "/aspnetcore";
     public const string OursPath = "/ours";
+    public const string FailOpenPath = "/ours-fail-open";
     public const string ExhaustedPath = "/exhausted";
     public const string AspNetCoreExhaustedPath = "/aspnetcore-exhausted";
     public const string RoundTripPath = "/round-trip";
@@ -36,6 +38,9 @@ internal sealed class BenchApp : IAsyncDisposable
     /// </summary>
     public const string NoOpScript = "return {0, 0, 0, 0}";
 
+    /// <summary>The policy of <see cref="FailOpenPath"/>: its name is part of the keys it writes, which (f) places on each master.</summary>
+    public const string FailOpenPolicy = "ours-fail-open";
+
     private const string AspNetCorePolicy = "aspnetcore-sliding";
     private const string OursPolicy = "ours";
     private const string ExhaustedPolicy = "exhausted";
@@ -45,13 +50,15 @@ internal sealed class BenchApp : IAsyncDisposable
     private readonly WebApplication _app;
 
     private readonly Dictionary<string, StatusCounter> _statuses;
+    private readonly DecisionSourceCounter _failOpenSources;
     private readonly ConnectionMultiplexer _roundTrips;
 
-    private BenchApp(WebApplication app, Uri baseAddress, Dictionary<string, StatusCounter> statuses, ConnectionMultiplexer roundTrips)
+    private BenchApp(WebApplication app, Uri baseAddress, Dictionary<string, StatusCounter> statuses, DecisionSourceCounter failOpenSources, ConnectionMultiplexer roundTrips)
     {
         _app = app;
         BaseAddress = baseAddress;
         _statuses = statuses;
+        _failOpenSources = failOpenSources;
         _roundTrips = roundTrips;
     }
 
@@ -60,11 +67,15 @@ internal sealed class BenchApp : IAsyncDisposable
     /// <summary>Gets the responses of one endpoint so far, by status.</summary>
     public StatusCounts Statuses(string path) => _statuses[path].Snapshot();
 
+    /// <summary>Gets the admissions of <see cref="FailOpenPath"/> so far, by who decided them.</summary>
+    public DecisionSourceCounts FailOpenSources => _failOpenSources.Snapshot();
+
     /// <param name="redisConfiguration">The cluster.</param>
     /// <param name="keyPrefix">Keeps this application's windows apart from another's.</param>
     /// <param name="overLimitCache">The value of <c>RateLimiting:OverLimitCache</c>.</param>
     /// <param name="noOpScriptSha">The SHA1 (hex) of <see cref="NoOpScript"/>, loaded on every master.</param>
-    public static async Task<BenchApp> StartAsync(string redisConfiguration, string keyPrefix, bool overLimitCache, string noOpScriptSha)
+    /// <param name="operationTimeout">The value of <c>RateLimiting:Redis:OperationTimeout</c>: how long a decision waits for Redis before the failure mode answers.</param>
+    public static async Task<BenchApp> StartAsync(string redisConfiguration, string keyPrefix, bool overLimitCache, string noOpScriptSha, TimeSpan operationTimeout)
     {
         // The round-trip endpoint's own multiplexer, configured as the store's is.
         var roundTrips = await ConnectionMultiplexer.ConnectAsync(redisConfiguration);
@@ -78,7 +89,7 @@ internal sealed class BenchApp : IAsyncDisposable
         {
             options.Redis.Configuration = redisConfiguration;
             options.Redis.KeyPrefix = keyPrefix;
-            options.Redis.OperationTimeout = TimeSpan.FromSeconds(5);
+            options.Redis.OperationTimeout = operationTimeout;
             options.OverLimitCache = overLimitCache;
 
             // FailClosed: a store failure answers 503, which the status check reports, instead of
@@ -89,6 +100,15 @@ internal sealed class BenchApp : IAsyncDisposable
                 Window = TimeSpan.FromHours(1),
                 PartitionBy = "Header:X-Api-Key",
                 FailureMode = FailureMode.FailClosed,
+            };
+            // The same, admitting when the store cannot decide in time: what (f) black-holes. (f)
+            // counts which admissions Redis decided, so that fail-open ones cannot flatter it unseen.
+            options.Policies[FailOpenPolicy] = new SlidingWindowPolicyOptions
+            {
+                PermitLimit = NeverReached,
+                Window = TimeSpan.FromHours(1),
+                PartitionBy = "Header:X-Api-Key",
+                FailureMode = FailureMode.FailOpen,
             };
             options.Policies[ExhaustedPolicy] = new SlidingWindowPolicyOptions
             {
@@ -108,7 +128,8 @@ internal sealed class BenchApp : IAsyncDisposable
         var app = builder.Build();
         // Per endpoint, so that requests of one run still completing when the next run starts
         // are not counted against the next one's endpoint.
-        var statuses = new[] { NoLimiterPath, AspNetCorePath, OursPath, ExhaustedPath, AspNetCoreExhaustedPath, RoundTripPath }.ToDictionary(path => path, _ => new StatusCounter());
+        var statuses = new[] { NoLimiterPath, AspNetCorePath, OursPath, FailOpenPath, ExhaustedPath, AspNetCoreExhaustedPath, RoundTripPath }.ToDictionary(path => path, _ => new StatusCounter());
+        var failOpenSources = new DecisionSourceCounter();
         app.Use(async (context, next) =>
         {
             await next(context);
@@ -122,6 +143,12 @@ internal sealed class BenchApp : IAsyncDisposable
         app.MapGet(NoLimiterPath, Hello);
         app.MapGet(AspNetCorePath, Hello).RequireRateLimiting(AspNetCorePolicy);
         app.MapGet(OursPath, Hello).RequireRateLimiting(OursPolicy);
+        app.MapGet(FailOpenPath, (HttpContext context) =>
+        {
+            // Only here: the other endpoints pay nothing for it.
+            failOpenSources.Count(context.Response);
+            return Hello();
+        }).RequireRateLimiting(FailOpenPolicy);
         app.MapGet(ExhaustedPath, Hello).RequireRateLimiting(ExhaustedPolicy);
         app.MapGet(AspNetCoreExhaustedPath, Hello).RequireRateLimiting(AspNetCoreExhaustedPolicy);
         var database = roundTrips.GetDatabase();
@@ -135,7 +162,7 @@ internal sealed class BenchApp : IAsyncDisposable
         await app.StartAsync();
 
         var address = app.Services.GetRequiredService<IServer>().Features.GetRequiredFeature<IServerAddressesFeature>().Addresses.First();
-        return new BenchApp(app, new Uri(address), statuses, roundTrips);
+        return new BenchApp(app, new Uri(address), statuses, failOpenSources, roundTrips);
     }
 
     public async ValueTask DisposeAsync()

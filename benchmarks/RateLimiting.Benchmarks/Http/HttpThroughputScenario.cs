@@ -16,12 +16,16 @@ internal static class HttpThroughputScenario
 {
     private static readonly TimeSpan SettleTime = TimeSpan.FromMilliseconds(500);
 
+    // (b) and (c) measure speed, not the failure mode: a slow moment of a noisy machine must show as
+    // a slow response (the policies are FailClosed, so as a 503 otherwise), not as a fast failure.
+    private static readonly TimeSpan OperationTimeout = TimeSpan.FromSeconds(5);
+
     public static async Task RunAsync(string redisConfiguration, BenchCluster cluster, SuiteOptions options, ResultTable table)
     {
         cluster.FlushAll();
         var noOpScriptSha = cluster.LoadScript(BenchApp.NoOpScript);
-        await using var cached = await BenchApp.StartAsync(redisConfiguration, "rl-cache", overLimitCache: true, noOpScriptSha);
-        await using var uncached = await BenchApp.StartAsync(redisConfiguration, "rl-nocache", overLimitCache: false, noOpScriptSha);
+        await using var cached = await BenchApp.StartAsync(redisConfiguration, "rl-cache", overLimitCache: true, noOpScriptSha, OperationTimeout);
+        await using var uncached = await BenchApp.StartAsync(redisConfiguration, "rl-nocache", overLimitCache: false, noOpScriptSha, OperationTimeout);
         var script = Path.Combine(Path.GetTempPath(), $"rl-bench-{Environment.ProcessId}.lua");
         await File.WriteAllTextAsync(script, WrkTool.ClientKeysScript);
         try

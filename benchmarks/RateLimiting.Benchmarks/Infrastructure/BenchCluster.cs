@@ -6,7 +6,8 @@ namespace RateLimiting.Benchmarks.Infrastructure;
 
 /// <summary>
 /// The harness's own admin connection to the cluster that eng/bench.sh started: finds the masters,
-/// loads the script, flushes between measurements, and reads server CPU time and key memory.
+/// loads the script, flushes between measurements, reads server CPU time and key memory, and tells
+/// which process each node is and which nodes are masters now.
 /// </summary>
 internal sealed class BenchCluster : IDisposable
 {
@@ -96,6 +97,14 @@ internal sealed class BenchCluster : IDisposable
         return total;
     }
 
+    /// <summary>Gets the process id of every node (<c>INFO server</c>), in the order of <see cref="Nodes"/>.</summary>
+    public IReadOnlyList<int> ProcessIds()
+        => [.. Nodes.Select(node => int.Parse(InfoField(node, "server", "process_id"), CultureInfo.InvariantCulture))];
+
+    /// <summary>Gets the nodes that are masters now, each asked for its <c>ROLE</c>, sorted by port: after a failover they differ from <see cref="Masters"/>.</summary>
+    public IReadOnlyList<IPEndPoint> CurrentMasters()
+        => [.. Nodes.Where(node => ((RedisResult[]?)_multiplexer.GetServer(node).Execute("ROLE"))?[0].ToString() == "master")];
+
     /// <summary>Gets the hash slot of <paramref name="key"/>.</summary>
     public int Slot(string key) => _multiplexer.HashSlot(key);
 
@@ -124,4 +133,18 @@ internal sealed class BenchCluster : IDisposable
     public string Encoding(string key) => (string?)Database.Execute("OBJECT", "ENCODING", (RedisKey)key) ?? "none";
 
     public void Dispose() => _multiplexer.Dispose();
+
+    private string InfoField(IPEndPoint node, string section, string field)
+    {
+        foreach (var line in _multiplexer.GetServer(node).InfoRaw(section)!.Split('\n'))
+        {
+            var parts = line.Trim().Split(':', 2);
+            if (parts.Length == 2 && parts[0] == field)
+            {
+                return parts[1];
+            }
+        }
+
+        throw new InvalidOperationException($"INFO {section} of {node} has no {field}.");
+    }
 }

@@ -23,6 +23,13 @@ internal sealed class ResultTable
         Add(new ResultRow(id, measure, ratio.ToString("0.000", CultureInfo.InvariantCulture), "ratio", targetText, note));
     }
 
+    /// <summary>Adds a figure held against an upper bound <paramref name="limit"/> (in its unit), with "met" or "MISSED".</summary>
+    public void AddAtMost(string id, string measure, double value, string unit, double limit, string note = "", string format = "0.00")
+    {
+        var targetText = string.Create(CultureInfo.InvariantCulture, $"<= {limit:0.00} {(value <= limit ? "met" : "MISSED")}");
+        Add(new ResultRow(id, measure, value.ToString(format, CultureInfo.InvariantCulture), unit, targetText, note));
+    }
+
     public void Add(ResultRow row)
     {
         _rows.Add(row);

@@ -2,7 +2,7 @@ using System.Globalization;
 
 namespace RateLimiting.Benchmarks.Suite;
 
-/// <summary>The suite's command line: <c>--redis CONFIG [--quick] [--only abcde] [--connections N] [--pinned DESCRIPTION]</c>.</summary>
+/// <summary>The suite's command line: <c>--redis CONFIG [--quick] [--only abcdef] [--connections N] [--pinned DESCRIPTION]</c>.</summary>
 internal sealed class SuiteOptions
 {
     private const int DefaultWrkConnections = 64;
@@ -22,7 +22,7 @@ internal sealed class SuiteOptions
     /// <summary>Gets a value indicating whether to run short (a smoke test of the harness; its figures mean little).</summary>
     public bool Quick { get; }
 
-    /// <summary>Gets the measurements to run, letters a to e.</summary>
+    /// <summary>Gets the measurements to run, letters a to f.</summary>
     public string Only { get; }
 
     /// <summary>Gets how eng/bench.sh --pin placed the processes on CPUs, or null when it did not.</summary>
@@ -49,6 +49,15 @@ internal sealed class SuiteOptions
 
     public int HttpRounds => Quick ? 1 : 2;
 
+    /// <summary>Gets how long (f) keeps the cluster black-holed under load before its measured window starts.</summary>
+    public TimeSpan BlackHoleWarmup => TimeSpan.FromSeconds(Quick ? 2 : 3);
+
+    /// <summary>Gets how long (f)'s windows last, the healthy one and the black-holed one alike.</summary>
+    public TimeSpan BlackHoleDuration => TimeSpan.FromSeconds(Quick ? 3 : 8);
+
+    /// <summary>Gets how long (f) may take to reach steady state before its healthy window: (b) has compiled most of its code when both run.</summary>
+    public TimeSpan BlackHoleWarmupDeadline => TimeSpan.FromSeconds(Quick ? 8 : 16);
+
     /// <summary>Gets the connections wrk keeps open, so the requests in flight (<c>--connections N</c>).</summary>
     public int WrkConnections { get; }
 
@@ -60,7 +69,7 @@ internal sealed class SuiteOptions
     {
         string? redis = null;
         var quick = false;
-        var only = "abcde";
+        var only = "abcdef";
         string? pinned = null;
         var connections = DefaultWrkConnections;
         for (var i = 0; i < args.Count; i++)
@@ -84,7 +93,7 @@ internal sealed class SuiteOptions
                     pinned = args[++i];
                     break;
                 default:
-                    throw new ArgumentException($"Unknown argument '{args[i]}'. Usage: --redis CONFIG [--quick] [--only abcde] [--connections N] [--pinned DESCRIPTION] | --micro [BenchmarkDotNet options]");
+                    throw new ArgumentException($"Unknown argument '{args[i]}'. Usage: --redis CONFIG [--quick] [--only abcdef] [--connections N] [--pinned DESCRIPTION] | --micro [BenchmarkDotNet options]");
             }
         }
 
@@ -93,9 +102,9 @@ internal sealed class SuiteOptions
             throw new ArgumentException("--redis CONFIG is required (eng/bench.sh passes the cluster it starts).");
         }
 
-        if (only.Length == 0 || only.Any(c => c is < 'a' or > 'e'))
+        if (only.Length == 0 || only.Any(c => c is < 'a' or > 'f'))
         {
-            throw new ArgumentException("--only takes letters a to e, e.g. --only ae.");
+            throw new ArgumentException("--only takes letters a to f, e.g. --only ae.");
         }
 
         return new SuiteOptions(redis, quick, only, pinned, connections);

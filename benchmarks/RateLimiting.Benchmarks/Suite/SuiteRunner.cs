@@ -5,7 +5,7 @@ using RateLimiting.Benchmarks.Store;
 
 namespace RateLimiting.Benchmarks.Suite;
 
-/// <summary>Runs measurements (a) to (e) against one cluster and prints the environment and one table.</summary>
+/// <summary>Runs measurements (a) to (f) against one cluster and prints the environment and one table.</summary>
 internal static class SuiteRunner
 {
     public static async Task<int> RunAsync(SuiteOptions options)
@@ -41,6 +41,13 @@ internal static class SuiteRunner
         if (options.Runs('e'))
         {
             await OpenLoopLatencyScenario.RunAsync(workload, options, maxRate, table);
+        }
+
+        // Last: it freezes every node, and whatever the cluster and the clients went through, no
+        // later measurement should start from it.
+        if (options.Runs('f'))
+        {
+            await BlackHoleScenario.RunAsync(options.RedisConfiguration, cluster, options, table);
         }
 
         Console.WriteLine();
