@@ -8,6 +8,7 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.RateLimiting;
 using Microsoft.Extensions.DependencyInjection;
+using RateLimiting.Redis;
 using Microsoft.Extensions.Logging;
 using ConnectionMultiplexer = StackExchange.Redis.ConnectionMultiplexer;
 using RedisKey = StackExchange.Redis.RedisKey;
@@ -66,6 +67,9 @@ internal sealed class BenchApp : IAsyncDisposable
 
     /// <summary>Gets the responses of one endpoint so far, by status.</summary>
     public StatusCounts Statuses(string path) => _statuses[path].Snapshot();
+
+    /// <summary>Gets how many times the store's circuit breakers opened so far.</summary>
+    public long BreakerOpenings => _app.Services.GetRequiredService<RedisRateLimitStore>().Connection.Breakers.Openings;
 
     /// <summary>Gets the admissions of <see cref="FailOpenPath"/> so far, by who decided them.</summary>
     public DecisionSourceCounts FailOpenSources => _failOpenSources.Snapshot();

@@ -57,6 +57,7 @@ internal static class BlackHoleScenario
                 $"warmed up in {passes} x {options.HttpWarmup.TotalSeconds:0} s{(settled ? string.Empty : $", still compiling at the {options.BlackHoleWarmupDeadline.TotalSeconds:0} s deadline")}");
             Console.Error.WriteLine($"bench: [{Id}] FailOpen endpoint: {warmup}, {compiled} methods compiled");
             var healthy = await MeasureAsync(app, url, script, options, options.BlackHoleDuration, settleTime);
+            var healthyOpenings = app.BreakerOpenings;
 
             // The probes that time the way back are checked on both sides of it first (and their
             // connections are open and their code compiled by then, so that the timing is Redis's).
@@ -91,7 +92,7 @@ internal static class BlackHoleScenario
             var mastersAfter = cluster.CurrentMasters();
 
             var blackHoleSocketErrors = blackHoleWarmup.Wrk.SocketErrors + blackHoled.Wrk.SocketErrors;
-            Report(table, options, operationTimeout, warmup, healthy, blackHoled, blackHoleResponses, blackHoleSources, blackHoleSocketErrors);
+            Report(table, options, operationTimeout, warmup, healthy, healthyOpenings, blackHoled, blackHoleResponses, blackHoleSources, blackHoleSocketErrors);
             var probeCheck = probesHealthy.All(a => a.Failure is null && a.DecidedByStore) && probesFrozen.All(a => a.Failure is null && !a.DecidedByStore)
                 ? "each probe decided by Redis before the freeze and admitted fail-open during it"
                 : "WARNING: the probes did not see Redis decide before the freeze and fail-open admit during it";
@@ -197,7 +198,7 @@ internal static class BlackHoleScenario
         }
     }
 
-    private static void Report(ResultTable table, SuiteOptions options, TimeSpan operationTimeout, string warmup, FailOpenRun healthy, FailOpenRun blackHoled, StatusCounts blackHoleResponses, DecisionSourceCounts blackHoleSources, long blackHoleSocketErrors)
+    private static void Report(ResultTable table, SuiteOptions options, TimeSpan operationTimeout, string warmup, FailOpenRun healthy, long healthyOpenings, FailOpenRun blackHoled, StatusCounts blackHoleResponses, DecisionSourceCounts blackHoleSources, long blackHoleSocketErrors)
     {
         var how = string.Create(CultureInfo.InvariantCulture,
             $"wrk -t{options.WrkThreads} -c{options.WrkConnections}, 1 x {options.BlackHoleDuration.TotalSeconds:0} s");
@@ -210,7 +211,7 @@ internal static class BlackHoleScenario
             var failOpen = healthy.Sources.FailOpen > 0
                 ? $", {healthy.Sources.FailOpen:N0} of them fail-open (a decision over the {operationTimeout.TotalMilliseconds:0} ms deadline)"
                 : string.Empty;
-            healthyCheck = $"all {healthy.Responses.Total:N0} responses 200, {healthy.Sources.Store:N0} decided by Redis (RateLimit headers){failOpen}";
+            healthyCheck = $"all {healthy.Responses.Total:N0} responses 200, {healthy.Sources.Store:N0} decided by Redis (RateLimit headers){failOpen}; circuit breakers opened {healthyOpenings} times so far (warm-up included)";
         }
 
         table.Add(Id, "HTTP: ours FailOpen, Redis answering", healthy.Wrk.RequestsPerSecond, "requests/s", Note($"{how}, {warmup}", healthy, healthyCheck, healthy.Responses.Aborted));

@@ -37,14 +37,23 @@ public sealed class RedisResilienceOptions
     public TimeSpan UnhealthyAfter { get; set; } = TimeSpan.FromSeconds(30);
 
     /// <summary>
-    /// Gets or sets how many decisions in a row must fail on one master (timeouts, connection errors,
-    /// MOVED loops), with no success in between, to open its circuit breaker. While it is open,
+    /// Gets or sets how many decisions in a row must fail on one master without an answer (timeouts,
+    /// no connection), with no success in between, to open its circuit breaker. While it is open,
     /// decisions for that master's slots are answered by their failure mode at once, without asking
     /// Redis; the other masters are not affected. The same applies to all decisions while there is no
     /// connection at all.
     /// </summary>
     /// <value>The default value is 3. Between 1 and 1000.</value>
     public int BreakerFailureThreshold { get; set; } = 3;
+
+    /// <summary>
+    /// Gets or sets how far apart the first and the last of those failed decisions must have been
+    /// sent. Calls in flight on a connection that drops fail together, within a millisecond, and the
+    /// client usually reconnects at once: that alone must not open a breaker. A master that does
+    /// not answer fails decisions sent over the whole operation timeout.
+    /// </summary>
+    /// <value>The default value is 100 milliseconds. Between 0 and 1 minute.</value>
+    public TimeSpan BreakerFailureSpan { get; set; } = TimeSpan.FromMilliseconds(100);
 
     /// <summary>
     /// Gets or sets how often an open breaker asks its master a read-only question (one at a time,

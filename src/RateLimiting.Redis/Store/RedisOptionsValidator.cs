@@ -68,6 +68,7 @@ internal sealed class RedisOptionsValidator : IValidateOptions<RedisRateLimiting
             errors.Add($"{Key}:Resilience:BreakerFailureThreshold must be between 1 and 1000 (was {resilience.BreakerFailureThreshold}).");
         }
 
+        CheckRange(errors, "Resilience:BreakerFailureSpan", resilience.BreakerFailureSpan, TimeSpan.Zero, TimeSpan.FromMinutes(1));
         CheckRange(errors, "Resilience:BreakerProbeInterval", resilience.BreakerProbeInterval, TimeSpan.FromMilliseconds(10), TimeSpan.FromSeconds(10));
         CheckRange(errors, "Resilience:BreakerMaxProbeInterval", resilience.BreakerMaxProbeInterval, resilience.BreakerProbeInterval, TimeSpan.FromMinutes(10));
         return errors.Count > 0 ? ValidateOptionsResult.Fail(errors) : ValidateOptionsResult.Success;

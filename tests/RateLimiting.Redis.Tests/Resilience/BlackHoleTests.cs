@@ -46,6 +46,7 @@ public sealed class BlackHoleTests : ResilienceScenarioTests
 
         // Act
         Scenario.CountingStore.Reset(); // count the scenario's errors, not the warm-up's
+        var openingsWhileHealthy = Scenario.Connection.Breakers.Openings;
         cluster.Proxy.BlackHole(victim.Port);
         var faultAt = Stopwatch.GetTimestamp(); // a decision started after this sends into the black hole
         await Task.Delay(Observation); // the observation period: the fault lasts this long
@@ -82,6 +83,7 @@ public sealed class BlackHoleTests : ResilienceScenarioTests
             ("other_masters_latency_p99_ms", ScenarioFigures.Percentile(onOthers.Select(r => r.Latency), 99)),
             ("before_fault_latency_max_ms", records.Where(r => r.StartedAt < faultAt).Select(r => r.Latency).DefaultIfEmpty().Max()),
             ("reconnects", reconnectsDuringFault),
+            ("breaker_openings_while_healthy", openingsWhileHealthy),
             ("store_errors", Scenario.CountingStore.Errors),
             ("store_error_kinds", Scenario.CountingStore.ErrorSummary(faultAt)),
             ("reconnect_log", Scenario.ReconnectSummary(faultAt))));

@@ -9,6 +9,7 @@ public sealed class MasterBreakerTests
     private readonly RedisResilienceOptions _options = new()
     {
         BreakerFailureThreshold = 3,
+        BreakerFailureSpan = TimeSpan.FromMilliseconds(100),
         BreakerProbeInterval = TimeSpan.FromMilliseconds(250),
         BreakerMaxProbeInterval = TimeSpan.FromSeconds(8),
     };
@@ -24,6 +25,21 @@ public sealed class MasterBreakerTests
         Assert.True(breaker.IsOpen);
         Assert.Equal("timeouts", breaker.Cause);
         Assert.Equal(1, breaker.Openings);
+    }
+
+    [Fact]
+    public void RecordFailure_CallsSentTogether_DoNotOpenUntilTheFailuresSpanLonger()
+    {
+        var breaker = NewBreaker();
+        var sent = _time.GetTimestamp();
+
+        // The calls in flight on one dropped connection: many, all sent within the same moment.
+        var together = Enumerable.Range(0, 20).Select(_ => breaker.RecordFailure(sent, () => "connection errors")).ToArray();
+        _time.Advance(TimeSpan.FromMilliseconds(100));
+        var later = breaker.RecordFailure(_time.GetTimestamp(), () => "connection errors");
+
+        Assert.All(together, Assert.False);
+        Assert.True(later);
     }
 
     [Fact]
@@ -105,7 +121,7 @@ public sealed class MasterBreakerTests
         return breaker;
     }
 
-    private static void Open(MasterBreaker breaker)
+    private void Open(MasterBreaker breaker)
     {
         for (var i = 0; i < 3; i++)
         {
@@ -115,5 +131,10 @@ public sealed class MasterBreakerTests
         Assert.True(breaker.IsOpen);
     }
 
-    private static bool Fail(MasterBreaker breaker) => breaker.RecordFailure(() => "timeouts");
+    /// <summary>A failed decision sent 60 ms after the previous one: three span 120 ms.</summary>
+    private bool Fail(MasterBreaker breaker)
+    {
+        _time.Advance(TimeSpan.FromMilliseconds(60));
+        return breaker.RecordFailure(_time.GetTimestamp(), () => "timeouts");
+    }
 }

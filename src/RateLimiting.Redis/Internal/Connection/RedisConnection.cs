@@ -131,7 +131,7 @@ internal sealed partial class RedisConnection : IAsyncDisposable
                 // Still connecting (or the factory failed): a failure for health, nothing to replace yet.
                 MarkFailure();
                 _diagnostics.OnFailure(ex);
-                _breakers.RecordFailure(_breakers.NoConnection, () => CauseOf(ex));
+                _breakers.RecordFailure(_breakers.NoConnection, started, () => CauseOf(ex));
                 throw;
             }
         }
@@ -169,7 +169,7 @@ internal sealed partial class RedisConnection : IAsyncDisposable
         }
         catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
         {
-            OnFault(generation, breaker, ex);
+            OnFault(generation, (breaker, started), ex);
             throw;
         }
         finally
@@ -225,7 +225,7 @@ internal sealed partial class RedisConnection : IAsyncDisposable
         _diagnostics.OnSuccess();
     }
 
-    private void OnFault(MultiplexerGeneration generation, MasterBreaker? breaker, Exception exception)
+    private void OnFault(MultiplexerGeneration generation, (MasterBreaker Breaker, long StartedAt)? decision, Exception exception)
     {
         var kind = RedisErrorClassifier.Classify(exception, generation.IsRoutedTo);
         MarkFailure();
@@ -234,9 +234,9 @@ internal sealed partial class RedisConnection : IAsyncDisposable
             MovedLoopDetected?.Invoke();
         }
 
-        if (breaker is not null && kind != RedisFaultKind.None)
+        if (decision is { } failed && RedisErrorClassifier.IsUnanswered(exception))
         {
-            _breakers.RecordFailure(breaker, () => CauseOf(exception));
+            _breakers.RecordFailure(failed.Breaker, failed.StartedAt, () => CauseOf(exception));
         }
 
         if (_faults.RecordFault(kind) is { } reason)
@@ -260,7 +260,7 @@ internal sealed partial class RedisConnection : IAsyncDisposable
 
     /// <summary>
     /// A breaker's probe: a read-only keyed call within the operation timeout, on the multiplexer in
-    /// use. Its faults count like a decision's towards replacing a stuck multiplexer, so that an
+    /// use; answered when any reply came, an error reply included. Its faults count like a decision's towards replacing a stuck multiplexer, so that an
     /// open breaker, which spares the master the decisions, does not hide a multiplexer only a
     /// reconnect heals.
     /// </summary>
@@ -292,8 +292,8 @@ internal sealed partial class RedisConnection : IAsyncDisposable
         }
         catch (Exception ex) when (ex is RedisException or TimeoutException or ObjectDisposedException)
         {
-            OnFault(generation, breaker: null, ex);
-            return false;
+            OnFault(generation, decision: null, ex);
+            return ex is RedisServerException; // an error reply is an answer: the master is there
         }
         finally
         {

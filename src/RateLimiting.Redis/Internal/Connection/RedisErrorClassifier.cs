@@ -45,6 +45,14 @@ internal static class RedisErrorClassifier
     };
 
     /// <summary>
+    /// Whether the master gave no answer at all: a timeout or no connection. Only these open a
+    /// circuit breaker: an error reply (a MOVED loop, CLUSTERDOWN, READONLY) comes back within a
+    /// round trip, so failing fast would gain nothing, and a brief CLUSTERDOWN during a failover
+    /// must not stop the healthy masters' decisions for a probe interval.
+    /// </summary>
+    public static bool IsUnanswered(Exception exception) => exception is TimeoutException or RedisConnectionException;
+
+    /// <summary>
     /// What a circuit breaker's log names as the cause of a failed call: <c>timeouts</c>,
     /// <c>refused</c>, <c>authentication</c>, <c>certificate</c>, <c>connection errors</c>,
     /// <c>MOVED loop</c> or the server's error code (<c>CLUSTERDOWN</c>, ...).

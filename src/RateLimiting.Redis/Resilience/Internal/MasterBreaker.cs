@@ -2,8 +2,10 @@ namespace RateLimiting.Redis.Internal.Resilience;
 
 /// <summary>
 /// The circuit breaker of one master (or of "no connection at all"): opened by
-/// <see cref="RedisResilienceOptions.BreakerFailureThreshold"/> failed decisions in a row, closed by
-/// the first probe that is answered. A breaker that opens again within
+/// <see cref="RedisResilienceOptions.BreakerFailureThreshold"/> failed decisions in a row, sent over
+/// at least <see cref="RedisResilienceOptions.BreakerFailureSpan"/> (the calls in flight when one
+/// connection drops fail together, and the client reconnects it at once), closed by the first probe
+/// that is answered. A breaker that opens again within
 /// <see cref="RedisResilienceOptions.BreakerMaxProbeInterval"/> of closing waits twice as long
 /// before its first probe, so that a flapping master opens it a bounded number of times rather
 /// than once per failed request. Thread-safe; the closed path reads one field.
@@ -15,6 +17,8 @@ internal sealed class MasterBreaker
     private readonly object _gate = new();
     private int _open;
     private int _consecutiveFailures;
+    private long _firstFailedStart;
+    private long _lastFailedStart;
     private long _openedAt;
     private long _closedAt = -1;
     private int _reopenings;
@@ -37,6 +41,9 @@ internal sealed class MasterBreaker
 
     public long Openings => Interlocked.Read(ref _openings);
 
+    /// <summary>Gets a value indicating whether it opened again soon after it closed: its first probe waits longer, and nothing hastens it.</summary>
+    public bool IsFlapping => Volatile.Read(ref _reopenings) > 0;
+
     public void RecordSuccess()
     {
         if (Volatile.Read(ref _consecutiveFailures) != 0)
@@ -45,10 +52,10 @@ internal sealed class MasterBreaker
         }
     }
 
-    /// <summary>Records a failed decision; true when it opened the breaker (the caller then starts probing).</summary>
-    public bool RecordFailure(Func<string> cause)
+    /// <summary>Records a failed decision sent at <paramref name="startedAt"/> (a timestamp); true when it opened the breaker (the caller then starts probing).</summary>
+    public bool RecordFailure(long startedAt, Func<string> cause)
     {
-        if (IsOpen || Interlocked.Increment(ref _consecutiveFailures) < _options.BreakerFailureThreshold)
+        if (IsOpen)
         {
             return false;
         }
@@ -56,6 +63,22 @@ internal sealed class MasterBreaker
         lock (_gate)
         {
             if (IsOpen)
+            {
+                return false;
+            }
+
+            if (_consecutiveFailures++ == 0)
+            {
+                _firstFailedStart = _lastFailedStart = startedAt;
+            }
+            else
+            {
+                _firstFailedStart = Math.Min(_firstFailedStart, startedAt);
+                _lastFailedStart = Math.Max(_lastFailedStart, startedAt);
+            }
+
+            if (_consecutiveFailures < _options.BreakerFailureThreshold
+                || _time.GetElapsedTime(_firstFailedStart, _lastFailedStart) < _options.BreakerFailureSpan)
             {
                 return false;
             }

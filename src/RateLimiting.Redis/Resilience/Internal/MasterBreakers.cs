@@ -11,7 +11,9 @@ namespace RateLimiting.Redis.Internal.Resilience;
 /// breaker of a decision from its key's slot, opens it on repeated failures, and while it is open
 /// runs one probe at a time against that master, a keyed read that is never redirected, until
 /// one is answered. Probes are ordinary calls for the rest of the layer: their faults count towards
-/// replacing a stuck multiplexer, and a replacement probes every open breaker at once.
+/// replacing a stuck multiplexer. A swapped-in multiplexer, or a topology change the client
+/// reports (a failover, a slot that moved), probes every open breaker at once, except those of
+/// flapping masters, whose longer first wait is the point.
 /// </summary>
 internal sealed partial class MasterBreakers : IAsyncDisposable
 {
@@ -32,6 +34,7 @@ internal sealed partial class MasterBreakers : IAsyncDisposable
     private readonly Func<string, MasterBreaker> _newBreaker;
     private TaskCompletionSource _wake = NewWake();
     private SlotOwners? _owners;
+    private IConnectionMultiplexer? _watched;
     private int _refreshing;
 
     /// <summary>Creates the breakers; <paramref name="probe"/> asks Redis a read-only question about a key, routed by the flags, and says whether it was answered in time.</summary>
@@ -73,10 +76,10 @@ internal sealed partial class MasterBreakers : IAsyncDisposable
         return owners?.For(multiplexer.HashSlot(key)) ?? NoConnection;
     }
 
-    /// <summary>Records a failed decision (or probe) on <paramref name="breaker"/>; the first that opens it logs <paramref name="cause"/> and starts the probes.</summary>
-    public void RecordFailure(MasterBreaker breaker, Func<string> cause)
+    /// <summary>Records a failed decision on <paramref name="breaker"/>, sent at <paramref name="startedAt"/>; the one that opens it logs <paramref name="cause"/> and starts the probes.</summary>
+    public void RecordFailure(MasterBreaker breaker, long startedAt, Func<string> cause)
     {
-        if (!breaker.RecordFailure(cause))
+        if (!breaker.RecordFailure(startedAt, cause))
         {
             return;
         }
@@ -89,7 +92,7 @@ internal sealed partial class MasterBreakers : IAsyncDisposable
         }
     }
 
-    /// <summary>Probes every open breaker now (a fresh multiplexer was swapped in and may serve them).</summary>
+    /// <summary>Probes every open breaker now: a fresh multiplexer, or a new topology, may serve them.</summary>
     public void ProbeNow()
     {
         Volatile.Write(ref _owners, null);
@@ -118,6 +121,7 @@ internal sealed partial class MasterBreakers : IAsyncDisposable
 
         try
         {
+            Watch(multiplexer);
             var built = SlotOwners.Build(multiplexer, name => _masters.GetOrAdd(name, _newBreaker), _time.GetTimestamp() + (long)(MapLifetime.TotalSeconds * _time.TimestampFrequency));
             Volatile.Write(ref _owners, built);
             return built;
@@ -132,15 +136,29 @@ internal sealed partial class MasterBreakers : IAsyncDisposable
         }
     }
 
+    /// <summary>Follows the topology changes <paramref name="multiplexer"/> reports; once per multiplexer.</summary>
+    private void Watch(IConnectionMultiplexer multiplexer)
+    {
+        if (ReferenceEquals(Interlocked.Exchange(ref _watched, multiplexer), multiplexer))
+        {
+            return;
+        }
+
+        multiplexer.ConfigurationChanged += (_, _) => ProbeNow();
+        multiplexer.HashSlotMoved += (_, _) => ProbeNow();
+    }
+
     private async Task ProbeWhileOpenAsync(MasterBreaker breaker)
     {
         try
         {
             var delay = breaker.FirstProbeDelay();
+            var hastened = !breaker.IsFlapping;
             while (breaker.IsOpen)
             {
-                var wake = Volatile.Read(ref _wake).Task;
-                await Task.WhenAny(Task.Delay(delay, _time, _stopping.Token), wake).ConfigureAwait(false);
+                var waited = Task.Delay(delay, _time, _stopping.Token);
+                await (hastened ? Task.WhenAny(waited, Volatile.Read(ref _wake).Task) : waited).ConfigureAwait(false);
+                hastened = true;
                 _stopping.Token.ThrowIfCancellationRequested();
                 if (ProbeTarget(breaker) is not { } target)
                 {
