@@ -32,6 +32,7 @@ public sealed class StartupValidationTests
     [InlineData("RateLimiting:Redis:KeyPrefix", "{rl}", "RateLimiting:Redis:KeyPrefix")]
     [InlineData("RateLimiting:Redis:Colour", "blue", "RateLimiting:Redis:Colour")]
     [InlineData("RateLimiting:Redis:Resilience:BreakerFailureThreshold", "0", "RateLimiting:Redis:Resilience:BreakerFailureThreshold")]
+    [InlineData("RateLimiting:Redis:Resilience:BreakerFailureSpan", "-00:00:01", "RateLimiting:Redis:Resilience:BreakerFailureSpan")]
     [InlineData("RateLimiting:Redis:Resilience:BreakerProbeInterval", "00:00:00", "RateLimiting:Redis:Resilience:BreakerProbeInterval")]
     [InlineData("RateLimiting:Redis:Resilience:BreakerMaxProbeInterval", "00:00:00.100", "RateLimiting:Redis:Resilience:BreakerMaxProbeInterval")]
     [InlineData("RateLimiting:Polices:other:PermitLimit", "5", "RateLimiting:Polices")]
