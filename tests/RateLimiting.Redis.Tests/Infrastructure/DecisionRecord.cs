@@ -14,4 +14,7 @@ internal readonly record struct DecisionRecord(string Partition, RateLimitDecisi
     public bool ByFailureMode => Source is { } source && source != RateLimitDecisionSource.Store;
 
     public bool Threw => Error is not null;
+
+    /// <summary>Gets when the decision was answered, a <see cref="System.Diagnostics.Stopwatch"/> timestamp.</summary>
+    public long EndedAt => StartedAt + (long)(Latency.TotalSeconds * System.Diagnostics.Stopwatch.Frequency);
 }

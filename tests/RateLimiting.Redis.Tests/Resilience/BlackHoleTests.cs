@@ -63,7 +63,7 @@ public sealed class BlackHoleTests : ResilienceScenarioTests
         // Only decisions that also finished before the repair: one still waiting at that moment may
         // legitimately be answered by Redis once the proxy lets the node through again.
         var onVictim = duringFault
-            .Where(r => victimPartitions.Contains(r.Partition) && r.StartedAt + (long)(r.Latency.TotalSeconds * Stopwatch.Frequency) < repairedAt)
+            .Where(r => victimPartitions.Contains(r.Partition) && r.EndedAt < repairedAt)
             .ToArray();
         var onOthers = duringFault.Where(r => !victimPartitions.Contains(r.Partition)).ToArray();
         var victimLatencies = onVictim.Select(r => r.Latency).ToArray();

@@ -53,7 +53,7 @@ public sealed class BreakerTests : ResilienceScenarioTests
         var records = await load.StopAsync();
 
         // Assert
-        var duringFault = records.Where(r => r.StartedAt > faultAt && EndOf(r) < repairedAt).ToArray();
+        var duringFault = records.Where(r => r.StartedAt > faultAt && r.EndedAt < repairedAt).ToArray();
         var latencies = duringFault.Select(r => r.Latency).ToArray();
         var byBreaker = Scenario.CountingStore.ErrorsBetween(faultAt, repairedAt, _ => true).GetValueOrDefault(BreakerAnswer);
         Output.WriteLine(ScenarioFigures.Line(
@@ -145,6 +145,4 @@ public sealed class BreakerTests : ResilienceScenarioTests
 
         return openings + 1;
     }
-
-    private static long EndOf(DecisionRecord record) => record.StartedAt + (long)(record.Latency.TotalSeconds * Stopwatch.Frequency);
 }

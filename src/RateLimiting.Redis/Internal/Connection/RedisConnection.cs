@@ -254,15 +254,15 @@ internal sealed partial class RedisConnection : IAsyncDisposable
     {
         if (breaker.IsOpen)
         {
-            throw new RateLimitStoreUnavailableException($"Redis {breaker.Name} is failing ({breaker.Cause}); its circuit breaker is open.");
+            throw new RateLimitStoreUnavailableException(breaker.OpenMessage);
         }
     }
 
     /// <summary>
     /// A breaker's probe: a read-only keyed call within the operation timeout, on the multiplexer in
-    /// use; answered when any reply came, an error reply included. Its faults count like a decision's towards replacing a stuck multiplexer, so that an
-    /// open breaker, which spares the master the decisions, does not hide a multiplexer only a
-    /// reconnect heals.
+    /// use, answered when any reply came, an error reply included. Its faults count like a
+    /// decision's towards replacing a stuck multiplexer, so that an open breaker, which spares the
+    /// master the decisions, does not hide a multiplexer only a reconnect heals.
     /// </summary>
     private async Task<bool> ProbeAsync(RedisKey key, CommandFlags flags)
     {
@@ -442,10 +442,7 @@ internal sealed partial class RedisConnection : IAsyncDisposable
         if (configuration is not null)
         {
             configuration.LoggerFactory = _clientFailures;
-        }
-        if (configuration is not null && replacing is not null)
-        {
-            foreach (var endpoint in SlotCoverage.KnownEndPoints(replacing.Multiplexer))
+            foreach (var endpoint in replacing is null ? [] : SlotCoverage.KnownEndPoints(replacing.Multiplexer))
             {
                 configuration.EndPoints.TryAdd(endpoint);
             }
@@ -464,6 +461,8 @@ internal sealed partial class RedisConnection : IAsyncDisposable
         }
         catch (Exception ex) when (ex is TimeoutException || (ex is OperationCanceledException && expired.IsCancellationRequested))
         {
+            // The wait and the token share a deadline; whichever timer ran first, the factory is told.
+            await expired.CancelAsync().ConfigureAwait(false);
             if (configuration is not null)
             {
                 _ = connecting.ContinueWith(

@@ -54,27 +54,25 @@ internal static class SlotCoverage
     private static List<ClusterNode>? MastersOf(IConnectionMultiplexer multiplexer)
         => ClusterConfigurationOf(multiplexer)?.Nodes.Where(node => !node.IsReplica && node.Slots.Count > 0).ToList();
 
+    /// <summary>The freshest cluster configuration the multiplexer holds: a connected node's, else the last one seen.</summary>
     internal static ClusterConfiguration? ClusterConfigurationOf(IConnectionMultiplexer multiplexer)
+        => ClusterConfigurationsOf(multiplexer).FirstOrDefault().Configuration;
+
+    /// <summary>
+    /// Every node's last cluster configuration, those of connected nodes first. The client updates
+    /// only the view of the node it asked, so after a failover some views are older than others.
+    /// </summary>
+    internal static IEnumerable<(ClusterConfiguration Configuration, bool FromConnected)> ClusterConfigurationsOf(IConnectionMultiplexer multiplexer)
     {
-        ClusterConfiguration? any = null;
+        var configurations = new List<(ClusterConfiguration Configuration, bool FromConnected)>();
         foreach (var endpoint in multiplexer.GetEndPoints())
         {
             try
             {
                 var server = multiplexer.GetServer(endpoint);
-                if (server.ServerType != ServerType.Cluster)
+                if (server.ServerType == ServerType.Cluster && server.ClusterConfiguration is { } configuration)
                 {
-                    continue;
-                }
-
-                // A connected node's view is the freshest; a disconnected one's is what was last seen.
-                if (server.ClusterConfiguration is { } configuration && (any is null || server.IsConnected))
-                {
-                    any = configuration;
-                    if (server.IsConnected)
-                    {
-                        break;
-                    }
+                    configurations.Add((configuration, server.IsConnected));
                 }
             }
             catch (Exception ex) when (ex is RedisException or ArgumentException or NotSupportedException)
@@ -83,7 +81,7 @@ internal static class SlotCoverage
             }
         }
 
-        return any;
+        return configurations.OrderByDescending(view => view.FromConnected);
     }
 
     /// <summary>A key in <paramref name="range"/>: a few tries for a wide range, some ten thousand for a single slot.</summary>

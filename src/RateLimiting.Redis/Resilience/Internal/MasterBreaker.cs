@@ -39,6 +39,9 @@ internal sealed class MasterBreaker
     /// <summary>Gets the cause named when it last opened (<c>timeouts</c>, <c>authentication</c>, ...).</summary>
     public string Cause { get; private set; } = "";
 
+    /// <summary>Gets what a decision refused while it is open is told.</summary>
+    public string OpenMessage { get; private set; } = "";
+
     public long Openings => Interlocked.Read(ref _openings);
 
     /// <summary>Gets a value indicating whether it opened again soon after it closed: its first probe waits longer, and nothing hastens it.</summary>
@@ -87,6 +90,7 @@ internal sealed class MasterBreaker
             _reopenings = _closedAt >= 0 && _time.GetElapsedTime(_closedAt, now) < _options.BreakerMaxProbeInterval ? _reopenings + 1 : 0;
             _openedAt = now;
             Cause = cause();
+            OpenMessage = $"Redis {Name} is failing ({Cause}); its circuit breaker is open.";
             Interlocked.Increment(ref _openings);
             Volatile.Write(ref _open, 1);
             return true;

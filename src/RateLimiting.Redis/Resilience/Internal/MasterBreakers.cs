@@ -28,8 +28,9 @@ internal sealed partial class MasterBreakers : IAsyncDisposable
     private readonly ILogger _logger;
     private readonly Func<RedisKey, CommandFlags, Task<bool>> _probe;
     private readonly ConcurrentDictionary<string, MasterBreaker> _masters = new(StringComparer.Ordinal);
-    private readonly ConcurrentDictionary<MasterBreaker, Task> _probing = new();
+    private readonly ConcurrentDictionary<Task, byte> _probing = new();
     private readonly ConcurrentDictionary<MasterBreaker, RedisKey> _probeKeys = new();
+    private readonly ConcurrentDictionary<int, string> _moved = new();
     private readonly CancellationTokenSource _stopping = new();
     private readonly Func<string, MasterBreaker> _newBreaker;
     private TaskCompletionSource _wake = NewWake();
@@ -47,12 +48,6 @@ internal sealed partial class MasterBreakers : IAsyncDisposable
         _newBreaker = name => new MasterBreaker(name, _options, _time);
         NoConnection = new MasterBreaker(NoConnectionName, options, time);
     }
-
-    /// <summary>Raised when a breaker opens, with its name and cause.</summary>
-    public event Action<string, string>? Opened;
-
-    /// <summary>Raised when a breaker closes, with its name.</summary>
-    public event Action<string>? Closed;
 
     public MasterBreaker NoConnection { get; }
 
@@ -85,10 +80,15 @@ internal sealed partial class MasterBreakers : IAsyncDisposable
         }
 
         Log.BreakerOpened(_logger, breaker.Name, breaker.Cause, _options.BreakerFailureThreshold);
-        Opened?.Invoke(breaker.Name, breaker.Cause);
+
+        // A master that stops answering may have stopped being one: the next decision reads the
+        // views again, in which a connected new owner of its slots wins.
+        Volatile.Write(ref _owners, null);
         if (!_stopping.IsCancellationRequested)
         {
-            _probing[breaker] = Task.Run(() => ProbeWhileOpenAsync(breaker));
+            var probing = Task.Run(() => ProbeWhileOpenAsync(breaker));
+            _probing.TryAdd(probing, 0);
+            _ = probing.ContinueWith(done => _probing.TryRemove(done, out _), CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
         }
     }
 
@@ -104,7 +104,7 @@ internal sealed partial class MasterBreakers : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         await _stopping.CancelAsync().ConfigureAwait(false);
-        await Task.WhenAll(_probing.Values).ConfigureAwait(false);
+        await Task.WhenAll(_probing.Keys).ConfigureAwait(false);
     }
 
     private static TaskCompletionSource NewWake() => new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -122,7 +122,7 @@ internal sealed partial class MasterBreakers : IAsyncDisposable
         try
         {
             Watch(multiplexer);
-            var built = SlotOwners.Build(multiplexer, name => _masters.GetOrAdd(name, _newBreaker), _time.GetTimestamp() + (long)(MapLifetime.TotalSeconds * _time.TimestampFrequency));
+            var built = SlotOwners.Build(multiplexer, name => _masters.GetOrAdd(name, _newBreaker), _moved, _time.GetTimestamp() + (long)(MapLifetime.TotalSeconds * _time.TimestampFrequency));
             Volatile.Write(ref _owners, built);
             return built;
         }
@@ -136,7 +136,7 @@ internal sealed partial class MasterBreakers : IAsyncDisposable
         }
     }
 
-    /// <summary>Follows the topology changes <paramref name="multiplexer"/> reports; once per multiplexer.</summary>
+    /// <summary>Follows the topology changes <paramref name="multiplexer"/> reports; once per multiplexer, whose own views start afresh.</summary>
     private void Watch(IConnectionMultiplexer multiplexer)
     {
         if (ReferenceEquals(Interlocked.Exchange(ref _watched, multiplexer), multiplexer))
@@ -144,8 +144,17 @@ internal sealed partial class MasterBreakers : IAsyncDisposable
             return;
         }
 
+        _moved.Clear();
         multiplexer.ConfigurationChanged += (_, _) => ProbeNow();
-        multiplexer.HashSlotMoved += (_, _) => ProbeNow();
+        multiplexer.HashSlotMoved += (_, moved) =>
+        {
+            if (moved.NewEndPoint.ToString() is { } owner)
+            {
+                _moved[moved.HashSlot] = owner;
+            }
+
+            ProbeNow();
+        };
     }
 
     private async Task ProbeWhileOpenAsync(MasterBreaker breaker)
@@ -160,15 +169,20 @@ internal sealed partial class MasterBreakers : IAsyncDisposable
                 await (hastened ? Task.WhenAny(waited, Volatile.Read(ref _wake).Task) : waited).ConfigureAwait(false);
                 hastened = true;
                 _stopping.Token.ThrowIfCancellationRequested();
-                if (ProbeTarget(breaker) is not { } target)
+                delay = breaker.NextProbeDelay();
+                if (!TryGetProbeTarget(breaker, out var key, out var flags, out var retired))
+                {
+                    continue; // the map is being rebuilt: next time
+                }
+
+                if (retired)
                 {
                     // Its slots are served by other masters now: nothing left to guard.
                     Log.BreakerClosed(_logger, breaker.Name, breaker.Close().TotalMilliseconds, "it owns no slots any more");
-                    Closed?.Invoke(breaker.Name);
                     return;
                 }
 
-                if (await _probe(target.Key, target.Flags).ConfigureAwait(false))
+                if (await _probe(key, flags).ConfigureAwait(false))
                 {
                     if (ReferenceEquals(breaker, NoConnection))
                     {
@@ -176,50 +190,54 @@ internal sealed partial class MasterBreakers : IAsyncDisposable
                     }
 
                     Log.BreakerClosed(_logger, breaker.Name, breaker.Close().TotalMilliseconds, "a probe was answered");
-                    Closed?.Invoke(breaker.Name);
                     return;
                 }
-
-                delay = breaker.NextProbeDelay();
             }
         }
         catch (OperationCanceledException) when (_stopping.IsCancellationRequested)
         {
             // Shutting down.
         }
-        finally
-        {
-            _probing.TryRemove(breaker, out _);
-        }
     }
 
-    /// <summary>What a probe of <paramref name="breaker"/> asks: a key of a slot it guards, never redirected; null when it guards none.</summary>
-    private (RedisKey Key, CommandFlags Flags)? ProbeTarget(MasterBreaker breaker)
+    /// <summary>
+    /// What a probe of <paramref name="breaker"/> asks: a key of a slot it guards, never redirected
+    /// (any master for "no connection"); <paramref name="retired"/> when it guards none any more;
+    /// false while the map is unknown (being rebuilt, or the multiplexer is being closed).
+    /// </summary>
+    private bool TryGetProbeTarget(MasterBreaker breaker, out RedisKey key, out CommandFlags flags, out bool retired)
     {
-        var owners = Volatile.Read(ref _owners);
-        if (ReferenceEquals(breaker, NoConnection) || owners is null)
+        (key, flags, retired) = (AnyKey, CommandFlags.DemandMaster, false);
+        if (ReferenceEquals(breaker, NoConnection))
         {
-            // No map yet: any master that answers is a connection.
-            return (AnyKey, CommandFlags.DemandMaster);
+            return true;
+        }
+
+        var owners = Volatile.Read(ref _owners) ?? (Volatile.Read(ref _watched) is { } multiplexer ? Refresh(multiplexer, current: null) : null);
+        if (owners is null)
+        {
+            return false;
         }
 
         if (owners.SlotOf(breaker) is not { } slot)
         {
-            return null;
+            retired = true;
+            return true;
         }
 
         if (slot < 0)
         {
-            return (AnyKey, CommandFlags.DemandMaster);
+            return true; // a standalone server: any key
         }
 
-        if (!_probeKeys.TryGetValue(breaker, out var key) || owners.Multiplexer.HashSlot(key) is var keySlot && owners.For(keySlot) != breaker)
+        if (!_probeKeys.TryGetValue(breaker, out key) || owners.For(owners.Multiplexer.HashSlot(key)) != breaker)
         {
             key = SlotCoverage.KeyIn(owners.Multiplexer, new SlotRange(slot, slot));
             _probeKeys[breaker] = key;
         }
 
-        return (key, MasterProbeFlags);
+        flags = MasterProbeFlags;
+        return true;
     }
 
     private static partial class Log

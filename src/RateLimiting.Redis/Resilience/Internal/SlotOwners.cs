@@ -42,18 +42,49 @@ internal sealed class SlotOwners
         return slot >= 0 ? slot : null;
     }
 
-    public static SlotOwners Build(IConnectionMultiplexer multiplexer, Func<string, MasterBreaker> breakerOf, long expiresAt)
+    /// <summary>
+    /// Builds the map from every node's view of the cluster: per slot, a master the client is
+    /// connected to wins over one it is not, so that after a failover the promoted replica owns its
+    /// slots as soon as one view shows it, even while older views still name the dead master. The
+    /// slots the client has seen MOVED since (<paramref name="moved"/>, which no view shows: the
+    /// client only updates its routing) go where it was told.
+    /// </summary>
+    public static SlotOwners Build(IConnectionMultiplexer multiplexer, Func<string, MasterBreaker> breakerOf, IEnumerable<KeyValuePair<int, string>> moved, long expiresAt)
     {
         var bySlot = new MasterBreaker?[SlotCoverage.ClusterSlots];
-        if (SlotCoverage.ClusterConfigurationOf(multiplexer) is { } configuration)
+        var views = SlotCoverage.ClusterConfigurationsOf(multiplexer).ToList();
+        if (views.Count > 0)
         {
-            foreach (var master in configuration.Nodes.Where(node => !node.IsReplica && node.EndPoint is not null))
+            var ownerConnected = new bool[SlotCoverage.ClusterSlots];
+            var connected = new Dictionary<string, bool>(StringComparer.Ordinal);
+            foreach (var (configuration, _) in views)
             {
-                var breaker = breakerOf(master.EndPoint!.ToString()!);
-                foreach (var range in master.Slots)
+                foreach (var master in configuration.Nodes.Where(node => !node.IsReplica && node.EndPoint is not null))
                 {
-                    Array.Fill(bySlot, breaker, range.From, range.To - range.From + 1);
+                    var name = master.EndPoint!.ToString()!;
+                    if (!connected.TryGetValue(name, out var isConnected))
+                    {
+                        connected[name] = isConnected = IsConnected(multiplexer, master.EndPoint);
+                    }
+
+                    var breaker = breakerOf(name);
+                    foreach (var range in master.Slots)
+                    {
+                        for (var slot = range.From; slot <= range.To; slot++)
+                        {
+                            if (bySlot[slot] is null || (isConnected && !ownerConnected[slot]))
+                            {
+                                bySlot[slot] = breaker;
+                                ownerConnected[slot] = isConnected;
+                            }
+                        }
+                    }
                 }
+            }
+
+            foreach (var (slot, owner) in moved)
+            {
+                bySlot[slot] = breakerOf(owner);
             }
 
             return new SlotOwners(multiplexer, expiresAt, bySlot, standalone: null);
@@ -61,5 +92,17 @@ internal sealed class SlotOwners
 
         var server = multiplexer.GetServers().FirstOrDefault(server => server.IsConnected && !server.IsReplica && server.ServerType != ServerType.Cluster);
         return new SlotOwners(multiplexer, expiresAt, bySlot, server is null ? null : breakerOf(server.EndPoint.ToString()!));
+    }
+
+    private static bool IsConnected(IConnectionMultiplexer multiplexer, System.Net.EndPoint endpoint)
+    {
+        try
+        {
+            return multiplexer.GetServer(endpoint).IsConnected;
+        }
+        catch (Exception ex) when (ex is RedisException or ArgumentException or NotSupportedException)
+        {
+            return false; // a node the multiplexer does not track
+        }
     }
 }
