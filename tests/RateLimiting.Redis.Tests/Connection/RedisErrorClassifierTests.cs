@@ -32,6 +32,18 @@ public sealed class RedisErrorClassifierTests
         Assert.Equal(Enum.Parse<RedisFaultKind>(expected), RedisErrorClassifier.Classify(new RedisServerException(message), IsRoutedTo));
     }
 
+    [Theory]
+    [InlineData("CLUSTERDOWN The cluster is down", true)]
+    [InlineData("LOADING Redis is loading the dataset in memory", true)]
+    [InlineData("MOVED 3999 127.0.0.1:7001", false)]
+    [InlineData("ASK 3999 127.0.0.1:7001", false)]
+    [InlineData("Key has MOVED to Endpoint 127.0.0.1:7001 and hashslot 3999 but CommandFlags.NoRedirect was specified - redirect not followed for EXISTS. ", false)]
+    public void IsAnsweredByOwner_ProbeErrorReply_OnlyTheOwnersOwn(string message, bool expected)
+    {
+        Assert.Equal(expected, RedisErrorClassifier.IsAnsweredByOwner(new RedisServerException(message)));
+        Assert.False(RedisErrorClassifier.IsAnsweredByOwner(new TimeoutException()));
+    }
+
     [Fact]
     public void CauseOf_EachFailure_NamesWhatABreakerLogs()
     {

@@ -260,9 +260,9 @@ internal sealed partial class RedisConnection : IAsyncDisposable
 
     /// <summary>
     /// A breaker's probe: a read-only keyed call within the operation timeout, on the multiplexer in
-    /// use, answered when any reply came, an error reply included. Its faults count like a
-    /// decision's towards replacing a stuck multiplexer, so that an open breaker, which spares the
-    /// master the decisions, does not hide a multiplexer only a reconnect heals.
+    /// use, answered when the master replied (an error of its own included). Its faults count like
+    /// a decision's towards replacing a stuck multiplexer, so that an open breaker, which spares
+    /// the master the decisions, does not hide a multiplexer only a reconnect heals.
     /// </summary>
     private async Task<bool> ProbeAsync(RedisKey key, CommandFlags flags)
     {
@@ -293,7 +293,7 @@ internal sealed partial class RedisConnection : IAsyncDisposable
         catch (Exception ex) when (ex is RedisException or TimeoutException or ObjectDisposedException)
         {
             OnFault(generation, decision: null, ex);
-            return ex is RedisServerException; // an error reply is an answer: the master is there
+            return RedisErrorClassifier.IsAnsweredByOwner(ex);
         }
         finally
         {

@@ -53,6 +53,14 @@ internal static class RedisErrorClassifier
     public static bool IsUnanswered(Exception exception) => exception is TimeoutException or RedisConnectionException;
 
     /// <summary>
+    /// Whether a never-redirected probe was answered by the node it asked about: a reply, or an
+    /// error reply of its own (CLUSTERDOWN, LOADING); a MOVED or ASK came from another node, where
+    /// the client sent it for want of a connection to the owner.
+    /// </summary>
+    public static bool IsAnsweredByOwner(Exception exception) => exception is RedisServerException { Message: var message }
+        && !HasCode(message, "MOVED") && !HasCode(message, "ASK") && !message.StartsWith(ResentMovedPrefix, StringComparison.Ordinal);
+
+    /// <summary>
     /// What a circuit breaker's log names as the cause of a failed call: <c>timeouts</c>,
     /// <c>refused</c>, <c>authentication</c>, <c>certificate</c>, <c>connection errors</c>,
     /// <c>MOVED loop</c> or the server's error code (<c>CLUSTERDOWN</c>, ...).
