@@ -11,9 +11,9 @@ namespace RateLimiting.Redis.Internal.Resilience;
 /// breaker of a decision from its key's slot, opens it on repeated failures, and while it is open
 /// runs one probe at a time against that master, a keyed read that is never redirected, until
 /// one is answered. Probes are ordinary calls for the rest of the layer: their faults count towards
-/// replacing a stuck multiplexer. A swapped-in multiplexer, or a topology change the client
-/// reports (a failover, a slot that moved), probes every open breaker at once, except those of
-/// flapping masters, whose longer first wait is the point.
+/// replacing a stuck multiplexer. A swapped-in multiplexer, a connection the client restored, or a
+/// topology change it reports (a failover, a slot that moved) probes every open breaker at once,
+/// except those of flapping masters, whose longer first wait is the point.
 /// </summary>
 internal sealed partial class MasterBreakers : IAsyncDisposable
 {
@@ -146,6 +146,7 @@ internal sealed partial class MasterBreakers : IAsyncDisposable
 
         _moved.Clear();
         multiplexer.ConfigurationChanged += (_, _) => ProbeNow();
+        multiplexer.ConnectionRestored += (_, _) => ProbeNow();
         multiplexer.HashSlotMoved += (_, moved) =>
         {
             if (moved.NewEndPoint.ToString() is { } owner)
