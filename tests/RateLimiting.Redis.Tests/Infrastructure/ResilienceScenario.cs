@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using RateLimiting.Internal;
 using RateLimiting.Redis.Internal;
@@ -28,7 +29,7 @@ internal sealed class ResilienceScenario : IAsyncDisposable
         StoreOptions = storeOptions;
         PolicyOptions = policyOptions;
         Keys = new RedisKeyLayout(storeOptions.KeyPrefix);
-        Store = new RedisRateLimitStore(storeOptions, NullLoggerFactory.Instance);
+        Store = new RedisRateLimitStore(storeOptions, new LoggerFactory([Logs]));
         Store.Connection.Reconnected += reason => _reconnects.Enqueue((Stopwatch.GetTimestamp(), reason));
         Store.Connection.ReconnectDeclined += reason => _reconnects.Enqueue((Stopwatch.GetTimestamp(), "declined_" + reason));
         CountingStore = new CountingStore(Store);
@@ -36,6 +37,14 @@ internal sealed class ResilienceScenario : IAsyncDisposable
     }
 
     public ProxiedRedisCluster Cluster { get; }
+
+    /// <summary>The store's log, for a scenario's figures line.</summary>
+    public CapturingLoggerProvider Logs { get; } = new();
+
+    /// <summary>The breakers' openings and closings so far, as logged (<c>Redis 127.0.0.1:7001 is failing (timeouts, …)</c>), joined by <c>;</c>.</summary>
+    public string BreakerLog => string.Join(';', Logs.Entries
+        .Where(entry => entry.EventId.Name is "BreakerOpened" or "BreakerClosed")
+        .Select(entry => entry.Text.Split(": its decisions", 2)[0].Trim()));
 
     public RedisStoreOptions StoreOptions { get; }
 

@@ -86,7 +86,8 @@ public sealed class BlackHoleTests : ResilienceScenarioTests
             ("breaker_openings_while_healthy", openingsWhileHealthy),
             ("store_errors", Scenario.CountingStore.Errors),
             ("store_error_kinds", Scenario.CountingStore.ErrorSummary(faultAt)),
-            ("reconnect_log", Scenario.ReconnectSummary(faultAt))));
+            ("reconnect_log", Scenario.ReconnectSummary(faultAt)),
+            ("breaker_log", Scenario.BreakerLog)));
 
         Assert.All(records, r => Assert.Null(r.Error));
         Assert.NotEmpty(onVictim);

@@ -68,7 +68,8 @@ public sealed class BreakerTests : ResilienceScenarioTests
             ("breaker_openings", openings),
             ("breaker_openings_while_healthy", openingsWhileHealthy),
             ("reconnect_attempts", reconnects),
-            ("store_error_kinds", Scenario.CountingStore.ErrorSummary(faultAt))));
+            ("store_error_kinds", Scenario.CountingStore.ErrorSummary(faultAt)),
+            ("breaker_log", Scenario.BreakerLog)));
 
         Assert.All(records, r => Assert.Null(r.Error));
         Assert.NotEmpty(duringFault);
@@ -117,7 +118,8 @@ public sealed class BreakerTests : ResilienceScenarioTests
             ("breaker_openings_while_healthy", openingsWhileHealthy),
             ("swaps", swaps),
             ("recover_ms", recovered),
-            ("store_error_kinds", Scenario.CountingStore.ErrorSummary(faultAt))));
+            ("store_error_kinds", Scenario.CountingStore.ErrorSummary(faultAt)),
+            ("breaker_log", Scenario.BreakerLog)));
 
         Assert.All(records, r => Assert.Null(r.Error));
         Assert.True(openings >= 1, "The flapping master never opened its breaker.");

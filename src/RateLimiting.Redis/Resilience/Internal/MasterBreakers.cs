@@ -22,6 +22,7 @@ internal sealed partial class MasterBreakers : IAsyncDisposable
     private const CommandFlags MasterProbeFlags = CommandFlags.DemandMaster | CommandFlags.NoRedirect;
     private static readonly RedisKey AnyKey = "rl-probe";
     private static readonly TimeSpan MapLifetime = TimeSpan.FromSeconds(1);
+    private static readonly TimeSpan RetryAfterFailedRefresh = TimeSpan.FromMilliseconds(100);
 
     private readonly RedisResilienceOptions _options;
     private readonly TimeProvider _time;
@@ -35,6 +36,7 @@ internal sealed partial class MasterBreakers : IAsyncDisposable
     private readonly Func<string, MasterBreaker> _newBreaker;
     private TaskCompletionSource _wake = NewWake();
     private SlotOwners? _owners;
+    private SlotOwners? _last; // survives the invalidations of _owners, for the next map to build on
     private IConnectionMultiplexer? _watched;
     private int _refreshing;
 
@@ -111,30 +113,50 @@ internal sealed partial class MasterBreakers : IAsyncDisposable
 
     private IEnumerable<MasterBreaker> All() => _masters.Values.Append(NoConnection);
 
+    /// <summary>
+    /// Rebuilds the map for <paramref name="multiplexer"/>, carrying over what <paramref name="current"/>
+    /// (or the last map) knows; while another caller rebuilds it, or the views cannot be read, the
+    /// last map goes on serving, so that no decision falls back to the breaker of "no connection".
+    /// </summary>
     private SlotOwners? Refresh(IConnectionMultiplexer multiplexer, SlotOwners? current)
     {
-        var usable = current is not null && ReferenceEquals(current.Multiplexer, multiplexer) ? current : null;
+        var previous = current ?? _last;
         if (Interlocked.CompareExchange(ref _refreshing, 1, 0) != 0)
         {
-            return usable; // another caller is rebuilding it
+            return previous;
         }
 
+        var now = _time.GetTimestamp();
         try
         {
             Watch(multiplexer);
-            var built = SlotOwners.Build(multiplexer, name => _masters.GetOrAdd(name, _newBreaker), _moved, _time.GetTimestamp() + (long)(MapLifetime.TotalSeconds * _time.TimestampFrequency));
-            Volatile.Write(ref _owners, built);
+            var built = SlotOwners.Build(multiplexer, name => _masters.GetOrAdd(name, _newBreaker), _moved, previous, now + ToTimestamp(MapLifetime));
+            Publish(built);
             return built;
         }
         catch (Exception ex) when (ex is RedisException or ObjectDisposedException or ArgumentException or NotSupportedException)
         {
-            return usable; // a multiplexer being closed
+            // A multiplexer being closed, or not yet able to say: the last map, retried shortly.
+            var reused = previous?.For(multiplexer, now + ToTimestamp(RetryAfterFailedRefresh));
+            Publish(reused);
+            return reused;
         }
         finally
         {
             Volatile.Write(ref _refreshing, 0);
         }
     }
+
+    private void Publish(SlotOwners? owners)
+    {
+        Volatile.Write(ref _owners, owners);
+        if (owners is not null)
+        {
+            Volatile.Write(ref _last, owners);
+        }
+    }
+
+    private long ToTimestamp(TimeSpan span) => (long)(span.TotalSeconds * _time.TimestampFrequency);
 
     /// <summary>Follows the topology changes <paramref name="multiplexer"/> reports; once per multiplexer, whose own views start afresh.</summary>
     private void Watch(IConnectionMultiplexer multiplexer)

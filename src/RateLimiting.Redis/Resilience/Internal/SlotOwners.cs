@@ -47,15 +47,18 @@ internal sealed class SlotOwners
     /// connected to wins over one it is not, so that after a failover the promoted replica owns its
     /// slots as soon as one view shows it, even while older views still name the dead master. The
     /// slots the client has seen MOVED since (<paramref name="moved"/>, which no view shows: the
-    /// client only updates its routing) go where it was told.
+    /// client only updates its routing) go where it was told. A slot no view mentions keeps its
+    /// owner in <paramref name="previous"/>: a fresh multiplexer may not have asked every node yet,
+    /// and a breaker must not lose its slots (and open again from nothing) for want of a view.
     /// </summary>
-    public static SlotOwners Build(IConnectionMultiplexer multiplexer, Func<string, MasterBreaker> breakerOf, IEnumerable<KeyValuePair<int, string>> moved, long expiresAt)
+    public static SlotOwners Build(IConnectionMultiplexer multiplexer, Func<string, MasterBreaker> breakerOf, IEnumerable<KeyValuePair<int, string>> moved, SlotOwners? previous, long expiresAt)
     {
-        var bySlot = new MasterBreaker?[SlotCoverage.ClusterSlots];
+        var bySlot = previous is null ? new MasterBreaker?[SlotCoverage.ClusterSlots] : (MasterBreaker?[])previous._bySlot.Clone();
         var views = SlotCoverage.ClusterConfigurationsOf(multiplexer).ToList();
         if (views.Count > 0)
         {
             var ownerConnected = new bool[SlotCoverage.ClusterSlots];
+            var seen = new bool[SlotCoverage.ClusterSlots];
             var connected = new Dictionary<string, bool>(StringComparer.Ordinal);
             foreach (var (configuration, _) in views)
             {
@@ -72,10 +75,11 @@ internal sealed class SlotOwners
                     {
                         for (var slot = range.From; slot <= range.To; slot++)
                         {
-                            if (bySlot[slot] is null || (isConnected && !ownerConnected[slot]))
+                            if (!seen[slot] || (isConnected && !ownerConnected[slot]))
                             {
                                 bySlot[slot] = breaker;
                                 ownerConnected[slot] = isConnected;
+                                seen[slot] = true;
                             }
                         }
                     }
@@ -91,8 +95,11 @@ internal sealed class SlotOwners
         }
 
         var server = multiplexer.GetServers().FirstOrDefault(server => server.IsConnected && !server.IsReplica && server.ServerType != ServerType.Cluster);
-        return new SlotOwners(multiplexer, expiresAt, bySlot, server is null ? null : breakerOf(server.EndPoint.ToString()!));
+        return new SlotOwners(multiplexer, expiresAt, bySlot, server is null ? previous?._standalone : breakerOf(server.EndPoint.ToString()!));
     }
+
+    /// <summary>The same owners for <paramref name="multiplexer"/>, until <paramref name="expiresAt"/>: when its views cannot be read yet.</summary>
+    public SlotOwners For(IConnectionMultiplexer multiplexer, long expiresAt) => new(multiplexer, expiresAt, _bySlot, _standalone);
 
     private static bool IsConnected(IConnectionMultiplexer multiplexer, System.Net.EndPoint endpoint)
     {
