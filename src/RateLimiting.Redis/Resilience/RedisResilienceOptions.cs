@@ -49,11 +49,12 @@ public sealed class RedisResilienceOptions
     /// <summary>
     /// Gets or sets how far apart the first and the last of those failed decisions must have been
     /// sent. Calls in flight on a connection that drops fail together, within a millisecond, and the
-    /// client usually reconnects at once: that alone must not open a breaker. A master that does
-    /// not answer fails decisions sent over the whole operation timeout.
+    /// client usually reconnects at once; the calls of a process that stalled for a moment (a long
+    /// GC pause, a starved thread pool) miss their deadlines together too. Neither alone must open
+    /// a breaker. A master that does not answer fails decisions sent over the whole outage.
     /// </summary>
-    /// <value>The default value is 100 milliseconds. Between 0 and 1 minute.</value>
-    public TimeSpan BreakerFailureSpan { get; set; } = TimeSpan.FromMilliseconds(100);
+    /// <value>The default value is 250 milliseconds (the default operation timeout). Between 0 and 1 minute.</value>
+    public TimeSpan BreakerFailureSpan { get; set; } = TimeSpan.FromMilliseconds(250);
 
     /// <summary>
     /// Gets or sets how often an open breaker asks its master a read-only question (one at a time,
