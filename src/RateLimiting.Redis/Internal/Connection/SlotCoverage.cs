@@ -56,13 +56,13 @@ internal static class SlotCoverage
 
     /// <summary>The freshest cluster configuration the multiplexer holds: a connected node's, else the last one seen.</summary>
     internal static ClusterConfiguration? ClusterConfigurationOf(IConnectionMultiplexer multiplexer)
-        => ClusterConfigurationsOf(multiplexer).FirstOrDefault().Configuration;
+        => ClusterConfigurationsOf(multiplexer).FirstOrDefault();
 
     /// <summary>
     /// Every node's last cluster configuration, those of connected nodes first. The client updates
     /// only the view of the node it asked, so after a failover some views are older than others.
     /// </summary>
-    internal static IEnumerable<(ClusterConfiguration Configuration, bool FromConnected)> ClusterConfigurationsOf(IConnectionMultiplexer multiplexer)
+    internal static IEnumerable<ClusterConfiguration> ClusterConfigurationsOf(IConnectionMultiplexer multiplexer)
     {
         var configurations = new List<(ClusterConfiguration Configuration, bool FromConnected)>();
         foreach (var endpoint in multiplexer.GetEndPoints())
@@ -81,7 +81,7 @@ internal static class SlotCoverage
             }
         }
 
-        return configurations.OrderByDescending(view => view.FromConnected);
+        return configurations.OrderByDescending(view => view.FromConnected).Select(view => view.Configuration);
     }
 
     /// <summary>A key in <paramref name="range"/>: a few tries for a wide range, some ten thousand for a single slot.</summary>

@@ -4,10 +4,11 @@ using StackExchange.Redis;
 namespace RateLimiting.Redis.Internal.Resilience;
 
 /// <summary>
-/// Which master's breaker guards each slot, as one multiplexer last saw the cluster: an array
-/// lookup per decision. Rebuilt from the multiplexer's cluster configuration when it expires; a
-/// stale entry costs little, because the probe of the breaker it names is routed by the client's
-/// current view and so closes that breaker once the slots are served elsewhere.
+/// Which master's breaker guards each slot, as one multiplexer sees the cluster: an array lookup
+/// per decision, an immutable snapshot that <see cref="MasterBreakers"/> replaces when it expires
+/// or the topology changes. A stale entry costs little: the probe of the breaker it names is
+/// routed by the client's current view, and so closes that breaker once the slots are served
+/// elsewhere.
 /// </summary>
 internal sealed class SlotOwners
 {
@@ -60,7 +61,7 @@ internal sealed class SlotOwners
             var ownerConnected = new bool[SlotCoverage.ClusterSlots];
             var seen = new bool[SlotCoverage.ClusterSlots];
             var connected = new Dictionary<string, bool>(StringComparer.Ordinal);
-            foreach (var (configuration, _) in views)
+            foreach (var configuration in views)
             {
                 foreach (var master in configuration.Nodes.Where(node => !node.IsReplica && node.EndPoint is not null))
                 {
