@@ -1,7 +1,7 @@
 using OpenTelemetry;
 using OpenTelemetry.Metrics;
 using OpenTelemetry.Trace;
-using RateLimiting;
+using RateLimiting.Telemetry;
 
 var builder = WebApplication.CreateBuilder(args);
 

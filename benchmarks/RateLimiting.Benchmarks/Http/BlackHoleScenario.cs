@@ -2,11 +2,10 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Net;
 using System.Runtime;
+using RateLimiting.AspNetCore;
 using RateLimiting.Benchmarks.Infrastructure;
 using RateLimiting.Benchmarks.Suite;
-using RateLimiting.Internal;
-using RateLimiting.Redis;
-using RateLimiting.Redis.Internal;
+using RateLimiting.Redis.Store;
 
 namespace RateLimiting.Benchmarks.Http;
 

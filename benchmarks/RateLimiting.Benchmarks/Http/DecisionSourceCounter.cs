@@ -1,5 +1,5 @@
 using Microsoft.AspNetCore.Http;
-using RateLimiting.Internal;
+using RateLimiting.AspNetCore;
 
 namespace RateLimiting.Benchmarks.Http;
 

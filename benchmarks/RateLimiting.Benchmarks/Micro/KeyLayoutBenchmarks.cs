@@ -1,5 +1,5 @@
 using BenchmarkDotNet.Attributes;
-using RateLimiting.Redis.Internal;
+using RateLimiting.Redis.Store;
 
 namespace RateLimiting.Benchmarks.Micro;
 

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using BenchmarkDotNet.Attributes;
-using RateLimiting.Internal;
+using RateLimiting.Limiter;
+using RateLimiting.Store;
 
 namespace RateLimiting.Benchmarks.Micro;
 

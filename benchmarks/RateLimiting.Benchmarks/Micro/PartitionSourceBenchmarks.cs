@@ -1,6 +1,6 @@
 using BenchmarkDotNet.Attributes;
 using Microsoft.AspNetCore.Http;
-using RateLimiting.Internal;
+using RateLimiting.AspNetCore;
 
 namespace RateLimiting.Benchmarks.Micro;
 

@@ -1,7 +1,6 @@
 using System.Globalization;
 using RateLimiting.Benchmarks.Suite;
-using RateLimiting.Redis;
-using RateLimiting.Redis.Internal;
+using RateLimiting.Redis.Store;
 using StackExchange.Redis;
 
 namespace RateLimiting.Benchmarks.Store;

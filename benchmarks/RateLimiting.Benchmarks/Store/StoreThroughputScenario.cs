@@ -1,7 +1,7 @@
 using System.Globalization;
 using RateLimiting.Benchmarks.Infrastructure;
 using RateLimiting.Benchmarks.Suite;
-using RateLimiting.Redis;
+using RateLimiting.Redis.Store;
 using StackExchange.Redis;
 
 namespace RateLimiting.Benchmarks.Store;

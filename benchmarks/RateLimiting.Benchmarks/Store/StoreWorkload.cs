@@ -1,8 +1,8 @@
 using System.Security.Cryptography;
 using System.Text;
 using RateLimiting.Benchmarks.Infrastructure;
-using RateLimiting.Redis;
-using RateLimiting.Redis.Internal;
+using RateLimiting.Redis.Store;
+using RateLimiting.Store;
 
 namespace RateLimiting.Benchmarks.Store;
 

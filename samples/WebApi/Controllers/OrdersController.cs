@@ -1,6 +1,6 @@
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.AspNetCore.RateLimiting;
-using RateLimiting;
+using RateLimiting.AspNetCore;
 
 namespace WebApi.Controllers;
 

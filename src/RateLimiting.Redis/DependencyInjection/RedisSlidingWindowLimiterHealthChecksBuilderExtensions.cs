@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Diagnostics.HealthChecks;
-using RateLimiting.Redis.Internal;
+using RateLimiting.Redis.Health;
 
+#pragma warning disable IDE0130 // Extensions live in the namespace of what they extend, so a user needs no using.
 namespace Microsoft.Extensions.DependencyInjection;
 
 /// <summary>Adds the rate limiter's Redis health to ASP.NET Core health checks.</summary>

@@ -2,11 +2,14 @@ using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
-using RateLimiting;
-using RateLimiting.Internal;
+using RateLimiting.AspNetCore;
+using RateLimiting.Policies;
 using RateLimiting.Redis;
-using RateLimiting.Redis.Internal;
+using RateLimiting.Redis.Store;
+using RateLimiting.Store;
+using RateLimiting.Telemetry;
 
+#pragma warning disable IDE0130 // Extensions live in the namespace of what they extend, so a user needs no using.
 namespace Microsoft.Extensions.DependencyInjection;
 
 /// <summary>Adds exact sliding-window rate limiting on Redis Cluster to ASP.NET Core's rate limiter.</summary>
@@ -57,7 +60,7 @@ public static class RedisSlidingWindowLimiterServiceCollectionExtensions
     private static OptionsBuilder<RedisRateLimitingOptions> AddCore(IServiceCollection services)
     {
         var builder = SlidingWindowLimiterServices.AddCore<RedisRateLimitingOptions>(services);
-        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<RedisRateLimitingOptions>, RedisOptionsValidator>());
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<RedisRateLimitingOptions>, RedisRateLimitingOptionsValidator>());
         services.TryAddSingleton(static sp =>
         {
             var store = new RedisRateLimitStore(sp.GetRequiredService<IOptions<RedisRateLimitingOptions>>().Value.Redis, sp.GetRequiredService<ILoggerFactory>());

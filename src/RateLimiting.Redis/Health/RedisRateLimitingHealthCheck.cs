@@ -1,8 +1,10 @@
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Options;
-using RateLimiting.Redis.Internal.Connection;
+using RateLimiting.Redis.Connection;
+using RateLimiting.Redis.Resilience;
+using RateLimiting.Redis.Store;
 
-namespace RateLimiting.Redis.Internal;
+namespace RateLimiting.Redis.Health;
 
 /// <summary>
 /// Healthy while Redis decides; degraded while failure modes answer (calls fail, or a master's

@@ -1,4 +1,5 @@
-namespace RateLimiting.Redis;
+using RateLimiting.Redis.Store;
+namespace RateLimiting.Redis.Resilience;
 
 /// <summary>
 /// How the store rides out a misbehaving cluster, bound from <c>RateLimiting:Redis:Resilience</c>:

@@ -1,9 +1,9 @@
 using System.Buffers.Text;
 using System.Runtime.InteropServices;
 using System.Security.Cryptography;
-using RateLimiting.Internal;
+using RateLimiting.Policies;
 
-namespace RateLimiting.Redis.Internal;
+namespace RateLimiting.Redis.Store;
 
 /// <summary>
 /// Names the two keys of a (policy, partition) window: <c>{prefix}:{{policy}:{digest}}:e</c> and

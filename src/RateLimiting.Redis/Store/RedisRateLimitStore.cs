@@ -1,10 +1,10 @@
 using System.Runtime.CompilerServices;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
-using RateLimiting.Redis.Internal;
-using RateLimiting.Redis.Internal.Connection;
+using RateLimiting.Redis.Connection;
+using RateLimiting.Store;
 
-namespace RateLimiting.Redis;
+namespace RateLimiting.Redis.Store;
 
 /// <summary>
 /// An <see cref="IRateLimitStore"/> on Redis (Cluster or single node): one Lua script per decision

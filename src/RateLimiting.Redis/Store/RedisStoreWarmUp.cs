@@ -1,6 +1,6 @@
 using Microsoft.Extensions.Hosting;
 
-namespace RateLimiting.Redis.Internal;
+namespace RateLimiting.Redis.Store;
 
 /// <summary>
 /// Starts connecting when the application starts, so that the first requests find a connected

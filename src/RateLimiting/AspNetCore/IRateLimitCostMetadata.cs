@@ -1,4 +1,4 @@
-namespace RateLimiting;
+namespace RateLimiting.AspNetCore;
 
 /// <summary>Endpoint metadata giving the cost of each request to the endpoint (the permits it consumes).</summary>
 public interface IRateLimitCostMetadata

@@ -1,4 +1,4 @@
-namespace RateLimiting;
+namespace RateLimiting.AspNetCore;
 
 /// <summary>Gives the cost of each request to a controller or action: the permits it consumes from the policy's limit.</summary>
 [AttributeUsage(AttributeTargets.Class | AttributeTargets.Method, AllowMultiple = false)]

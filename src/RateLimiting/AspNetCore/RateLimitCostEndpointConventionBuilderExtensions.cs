@@ -1,5 +1,6 @@
-using RateLimiting;
+using RateLimiting.AspNetCore;
 
+#pragma warning disable IDE0130 // Extensions live in the namespace of what they extend, so a user needs no using.
 namespace Microsoft.AspNetCore.Builder;
 
 /// <summary>Sets the rate-limit cost of minimal-API endpoints.</summary>

@@ -1,4 +1,5 @@
-namespace RateLimiting;
+using RateLimiting.Policies;
+namespace RateLimiting.Limiter;
 
 /// <summary>Who made a decision.</summary>
 public enum RateLimitDecisionSource

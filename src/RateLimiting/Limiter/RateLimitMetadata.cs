@@ -1,6 +1,7 @@
 using System.Threading.RateLimiting;
+using RateLimiting.Store;
 
-namespace RateLimiting;
+namespace RateLimiting.Limiter;
 
 /// <summary>Metadata names carried by the leases of sliding-window policies, beside <see cref="MetadataName.RetryAfter"/>.</summary>
 public static class RateLimitMetadata

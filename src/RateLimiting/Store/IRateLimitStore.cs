@@ -1,4 +1,4 @@
-namespace RateLimiting;
+namespace RateLimiting.Store;
 
 /// <summary>
 /// Decides, atomically, whether a request of a given cost fits into a partition's sliding window,

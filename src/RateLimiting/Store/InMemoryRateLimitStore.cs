@@ -1,8 +1,8 @@
 using System.Collections.Concurrent;
 using NodaTime;
-using RateLimiting.Internal;
+using RateLimiting.Time;
 
-namespace RateLimiting;
+namespace RateLimiting.Store;
 
 /// <summary>
 /// An <see cref="IRateLimitStore"/> that keeps its windows in this process, with the same

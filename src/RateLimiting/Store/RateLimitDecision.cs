@@ -1,4 +1,4 @@
-namespace RateLimiting;
+namespace RateLimiting.Store;
 
 /// <summary>The outcome of <see cref="IRateLimitStore.DecideAsync"/>.</summary>
 public readonly record struct RateLimitDecision

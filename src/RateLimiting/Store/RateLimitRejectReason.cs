@@ -1,4 +1,4 @@
-namespace RateLimiting;
+namespace RateLimiting.Store;
 
 /// <summary>Why a store rejected a request.</summary>
 public enum RateLimitRejectReason

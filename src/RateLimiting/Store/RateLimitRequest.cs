@@ -1,4 +1,4 @@
-namespace RateLimiting;
+namespace RateLimiting.Store;
 
 /// <summary>One request for a decision from an <see cref="IRateLimitStore"/>.</summary>
 /// <param name="Policy">The policy name; partitions of different policies never share a window.</param>

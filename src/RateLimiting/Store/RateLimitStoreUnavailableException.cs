@@ -1,4 +1,5 @@
-namespace RateLimiting;
+using RateLimiting.Policies;
+namespace RateLimiting.Store;
 
 /// <summary>
 /// Thrown by an <see cref="IRateLimitStore"/> that did not try to decide because it knows it cannot

@@ -1,4 +1,4 @@
-namespace RateLimiting;
+namespace RateLimiting.Telemetry;
 
 /// <summary>
 /// Names of the library's <see cref="System.Diagnostics.Metrics.Meter"/> and

@@ -2,6 +2,7 @@ using System.Net;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.RateLimiting;
 using Microsoft.Extensions.DependencyInjection;
+using RateLimiting.Policies;
 using RateLimiting.Redis.Tests.Infrastructure;
 
 namespace RateLimiting.Redis.Tests.AspNetCore;

@@ -1,6 +1,7 @@
 using System.Net;
-using RateLimiting.Redis.Internal.Connection;
-using RateLimiting.Redis.Internal.Resilience;
+using RateLimiting.Redis.Connection;
+using RateLimiting.Redis.Resilience;
+using RateLimiting.Redis.Tls;
 using StackExchange.Redis;
 
 namespace RateLimiting.Redis.Tests.Connection;

@@ -1,4 +1,4 @@
-using RateLimiting.Redis.Internal;
+using RateLimiting.Redis.Store;
 
 namespace RateLimiting.Redis.Tests.Infrastructure;
 

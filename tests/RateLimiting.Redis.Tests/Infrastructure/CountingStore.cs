@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
+using RateLimiting.Store;
 using StackExchange.Redis;
 
 namespace RateLimiting.Redis.Tests.Infrastructure;

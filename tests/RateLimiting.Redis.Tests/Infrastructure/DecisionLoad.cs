@@ -1,6 +1,6 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
-using RateLimiting.Internal;
+using RateLimiting.Limiter;
 
 namespace RateLimiting.Redis.Tests.Infrastructure;
 

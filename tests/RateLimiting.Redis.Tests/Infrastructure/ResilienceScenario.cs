@@ -2,9 +2,11 @@ using System.Collections.Concurrent;
 using System.Diagnostics;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
-using RateLimiting.Internal;
-using RateLimiting.Redis.Internal;
-using RateLimiting.Redis.Internal.Connection;
+using RateLimiting.Limiter;
+using RateLimiting.Policies;
+using RateLimiting.Redis.Connection;
+using RateLimiting.Redis.Store;
+using RateLimiting.Store;
 
 namespace RateLimiting.Redis.Tests.Infrastructure;
 

@@ -1,6 +1,8 @@
 using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
+using RateLimiting.Redis.Store;
+using RateLimiting.Store;
 
 namespace RateLimiting.Redis.Tests.Infrastructure;
 

@@ -8,8 +8,10 @@ using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Logging;
+using RateLimiting.Redis.Store;
 using RateLimiting.Redis.Tests.AspNetCore;
 using RateLimiting.Redis.Tests.Infrastructure;
+using RateLimiting.Telemetry;
 
 namespace RateLimiting.Redis.Tests.Observability;
 

@@ -1,8 +1,10 @@
 using System.Diagnostics;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Options;
-using RateLimiting.Redis.Internal;
+using RateLimiting.Policies;
+using RateLimiting.Redis.Health;
 using RateLimiting.Redis.Tests.Infrastructure;
+using RateLimiting.Store;
 using Xunit.Abstractions;
 
 namespace RateLimiting.Redis.Tests.Resilience;

@@ -1,5 +1,8 @@
 using System.Diagnostics;
+using RateLimiting.Policies;
+using RateLimiting.Redis.Resilience;
 using RateLimiting.Redis.Tests.Infrastructure;
+using RateLimiting.Store;
 using Xunit.Abstractions;
 
 namespace RateLimiting.Redis.Tests.Resilience;

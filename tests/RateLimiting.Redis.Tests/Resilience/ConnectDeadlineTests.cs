@@ -1,5 +1,7 @@
+using RateLimiting.Redis.Store;
 using RateLimiting.Redis.Tests.Infrastructure;
 using RateLimiting.Redis.Tests.Infrastructure.FaultProxy;
+using RateLimiting.Store;
 using StackExchange.Redis;
 
 namespace RateLimiting.Redis.Tests.Resilience;

@@ -1,4 +1,4 @@
-using RateLimiting.Redis.Internal.Resilience;
+using RateLimiting.Redis.Resilience;
 using RateLimiting.Redis.Tests.Infrastructure;
 
 namespace RateLimiting.Redis.Tests.Resilience;

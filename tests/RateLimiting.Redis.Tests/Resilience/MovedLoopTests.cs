@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using RateLimiting.Policies;
 using RateLimiting.Redis.Tests.Infrastructure;
 using RateLimiting.Redis.Tests.Infrastructure.FaultProxy;
 using StackExchange.Redis;

@@ -1,7 +1,8 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Net;
-using RateLimiting.Internal;
+using RateLimiting.Limiter;
+using RateLimiting.Policies;
 using RateLimiting.Redis.Tests.Infrastructure;
 using StackExchange.Redis;
 using Xunit.Abstractions;

@@ -1,4 +1,6 @@
 using System.Diagnostics;
+using RateLimiting.Policies;
+using RateLimiting.Redis.Resilience;
 using RateLimiting.Redis.Tests.Infrastructure;
 using RateLimiting.Redis.Tests.Infrastructure.FaultProxy;
 using Xunit.Abstractions;

@@ -1,6 +1,8 @@
 using System.Diagnostics;
 using System.Globalization;
+using RateLimiting.Policies;
 using RateLimiting.Redis.Tests.Infrastructure;
+using RateLimiting.Store;
 using Xunit.Abstractions;
 
 namespace RateLimiting.Redis.Tests.Resilience;

@@ -1,4 +1,6 @@
 using System.Diagnostics;
+using RateLimiting.Limiter;
+using RateLimiting.Policies;
 using RateLimiting.Redis.Tests.Infrastructure;
 using Xunit.Abstractions;
 

@@ -1,4 +1,6 @@
+using RateLimiting.Redis.Store;
 using RateLimiting.Redis.Tests.Infrastructure;
+using RateLimiting.Store;
 using RateLimiting.Tests.Store;
 
 namespace RateLimiting.Redis.Tests.Store;

@@ -1,5 +1,6 @@
-using RateLimiting.Redis.Internal;
+using RateLimiting.Redis.Store;
 using RateLimiting.Redis.Tests.Infrastructure;
+using RateLimiting.Store;
 using RateLimiting.Tests.Infrastructure;
 using StackExchange.Redis;
 

@@ -1,6 +1,6 @@
 using System.Net.Security;
 using System.Security.Cryptography.X509Certificates;
-using RateLimiting.Redis.Internal.Connection;
+using RateLimiting.Redis.Tls;
 
 namespace RateLimiting.Redis.Tests.Tls;
 

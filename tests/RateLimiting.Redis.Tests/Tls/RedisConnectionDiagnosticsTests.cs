@@ -1,7 +1,9 @@
 using System.Net.Sockets;
 using System.Security.Authentication;
-using RateLimiting.Redis.Internal.Connection;
+using RateLimiting.Redis.Diagnostics;
+using RateLimiting.Redis.Store;
 using RateLimiting.Redis.Tests.Infrastructure;
+using RateLimiting.Redis.Tls;
 using StackExchange.Redis;
 
 namespace RateLimiting.Redis.Tests.Tls;

@@ -1,5 +1,7 @@
 using System.Net;
 using Microsoft.Extensions.DependencyInjection;
+using RateLimiting.Redis.Resilience;
+using RateLimiting.Redis.Store;
 using RateLimiting.Redis.Tests.Infrastructure;
 using Xunit.Abstractions;
 
@@ -64,7 +66,7 @@ public sealed class TlsBreakerTests
         Assert.All(responses, status => Assert.Equal(HttpStatusCode.OK, status));
         Assert.Equal(1, openings);
         Assert.Equal(openings, breakers.Openings);
-        Assert.Equal([Internal.Resilience.MasterBreakers.NoConnectionName], breakers.OpenNames);
+        Assert.Equal([MasterBreakers.NoConnectionName], breakers.OpenNames);
         Assert.Contains("failing (authentication,", Assert.Single(logs.Entries, entry => entry.EventId.Name == "BreakerOpened").Text, StringComparison.Ordinal);
         Assert.Single(logs.Entries, entry => entry.EventId.Name == "RedisPasswordRejected");
     }

@@ -1,7 +1,8 @@
 using System.Globalization;
 using System.Security.Cryptography.X509Certificates;
-using RateLimiting.Redis.Internal;
+using RateLimiting.Redis.Store;
 using RateLimiting.Redis.Tests.Infrastructure;
+using RateLimiting.Store;
 
 namespace RateLimiting.Redis.Tests.Tls;
 

@@ -1,8 +1,9 @@
 using System.Diagnostics;
-using RateLimiting.Redis.Internal.Connection;
+using RateLimiting.Policies;
 using RateLimiting.Redis.Tests.Infrastructure;
 using RateLimiting.Redis.Tests.Infrastructure.FaultProxy;
 using RateLimiting.Redis.Tests.Resilience;
+using RateLimiting.Redis.Tls;
 using StackExchange.Redis;
 using Xunit.Abstractions;
 

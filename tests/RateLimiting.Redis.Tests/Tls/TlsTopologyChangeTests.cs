@@ -1,6 +1,7 @@
 using System.Globalization;
-using RateLimiting.Redis.Internal;
+using RateLimiting.Redis.Store;
 using RateLimiting.Redis.Tests.Infrastructure;
+using RateLimiting.Store;
 
 namespace RateLimiting.Redis.Tests.Tls;
 

@@ -1,5 +1,3 @@
-using RateLimiting.Redis.Internal;
-
 namespace RateLimiting.Redis.Tests.Tls;
 
 /// <summary><c>RateLimiting:Redis:TrustedCaCertificatePath</c> is checked at start-up: the file must exist and hold a PEM certificate, for a TLS configuration.</summary>
@@ -106,7 +104,7 @@ public sealed class TrustedCaCertificateOptionsTests : IDisposable
         var options = new RedisRateLimitingOptions();
         options.Redis.Configuration = configuration;
         options.Redis.TrustedCaCertificatePath = caPath;
-        return new RedisOptionsValidator().Validate(name: null, options);
+        return new RedisRateLimitingOptionsValidator().Validate(name: null, options);
     }
 
     private string WriteFile(string name, string content)

@@ -1,7 +1,7 @@
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 using Microsoft.Extensions.Primitives;
-using RateLimiting.Internal;
+using RateLimiting.Policies;
 
 namespace RateLimiting.Tests.AspNetCore;
 

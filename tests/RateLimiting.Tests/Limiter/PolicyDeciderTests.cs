@@ -1,6 +1,8 @@
 using System.Threading.RateLimiting;
 using Microsoft.Extensions.Logging.Abstractions;
-using RateLimiting.Internal;
+using RateLimiting.Limiter;
+using RateLimiting.Policies;
+using RateLimiting.Store;
 
 namespace RateLimiting.Tests.Limiter;
 

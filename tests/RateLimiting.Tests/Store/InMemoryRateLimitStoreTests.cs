@@ -1,3 +1,4 @@
+using RateLimiting.Store;
 namespace RateLimiting.Tests.Store;
 
 public sealed class InMemoryRateLimitStoreTests : RateLimitStoreConformanceTests, IDisposable

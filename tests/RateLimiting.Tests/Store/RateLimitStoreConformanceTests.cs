@@ -1,3 +1,4 @@
+using RateLimiting.Store;
 using RateLimiting.Tests.Infrastructure;
 
 namespace RateLimiting.Tests.Store;

@@ -1,4 +1,0 @@
-namespace RateLimiting.Redis.Internal.Connection;
-
-/// <summary>What <see cref="RedisConnectionDiagnostics.Diagnose"/> found: the problems and, for a rejected certificate or a failed handshake, the evidence.</summary>
-internal sealed record RedisSetupDiagnosis(IReadOnlyList<RedisSetupProblem> Problems, RedisCertificateRejectedException? Certificate = null, string? Reason = null);

@@ -1,0 +1,275 @@
+using System.Collections.Concurrent;
+using Microsoft.Extensions.Logging;
+using StackExchange.Redis;
+
+namespace RateLimiting.Redis.Resilience;
+
+/// <summary>
+/// One <see cref="MasterBreaker"/> per master, and one for "no connection at all" (no multiplexer
+/// yet, or one that knows no master: a refused password, an untrusted certificate). Finds the
+/// breaker of a decision from its key's slot, opens it on repeated failures, and while it is open
+/// runs one probe at a time against that master, a keyed read that is never redirected, until
+/// one is answered. Probes are ordinary calls for the rest of the layer: their faults count towards
+/// replacing a stuck multiplexer. A swapped-in multiplexer, a connection the client restored, or a
+/// topology change it reports (a failover, a slot that moved) probes every open breaker at once,
+/// except those of flapping masters, whose longer first wait is the point.
+/// </summary>
+internal sealed partial class MasterBreakers : IAsyncDisposable
+{
+    public const string NoConnectionName = "connection";
+
+    private const CommandFlags MasterProbeFlags = CommandFlags.DemandMaster | CommandFlags.NoRedirect;
+    private static readonly RedisKey AnyKey = "rl-probe";
+    private static readonly TimeSpan MapLifetime = TimeSpan.FromSeconds(1);
+    private static readonly TimeSpan RetryAfterFailedRefresh = TimeSpan.FromMilliseconds(100);
+
+    private readonly RedisResilienceOptions _options;
+    private readonly TimeProvider _time;
+    private readonly ILogger _logger;
+    private readonly Func<RedisKey, CommandFlags, Task<bool>> _probe;
+    private readonly ConcurrentDictionary<string, MasterBreaker> _masters = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<Task, byte> _probing = new();
+    private readonly ConcurrentDictionary<MasterBreaker, RedisKey> _probeKeys = new();
+    private readonly ConcurrentDictionary<int, string> _moved = new();
+    private readonly CancellationTokenSource _stopping = new();
+    private readonly Func<string, MasterBreaker> _newBreaker;
+    private TaskCompletionSource _wake = NewWake();
+    private SlotOwners? _owners;
+    private SlotOwners? _last; // survives the invalidations of _owners, for the next map to build on
+    private IConnectionMultiplexer? _watched;
+    private int _refreshing;
+
+    /// <summary>Creates the breakers; <paramref name="probe"/> asks Redis a read-only question about a key, routed by the flags, and says whether it was answered in time.</summary>
+    public MasterBreakers(RedisResilienceOptions options, TimeProvider time, ILogger logger, Func<RedisKey, CommandFlags, Task<bool>> probe)
+    {
+        _options = options;
+        _time = time;
+        _logger = logger;
+        _probe = probe;
+        _newBreaker = name => new MasterBreaker(name, _options, _time);
+        NoConnection = new MasterBreaker(NoConnectionName, options, time);
+    }
+
+    public MasterBreaker NoConnection { get; }
+
+    /// <summary>Gets the names of the open breakers.</summary>
+    public IReadOnlyList<string> OpenNames => [.. All().Where(breaker => breaker.IsOpen).Select(breaker => breaker.Name)];
+
+    public int OpenCount => All().Count(breaker => breaker.IsOpen);
+
+    /// <summary>Gets how many times any breaker opened.</summary>
+    public long Openings => All().Sum(breaker => breaker.Openings);
+
+    /// <summary>The breaker guarding <paramref name="key"/> on <paramref name="multiplexer"/>.</summary>
+    public MasterBreaker For(IConnectionMultiplexer multiplexer, in RedisKey key)
+    {
+        var owners = Volatile.Read(ref _owners);
+        if (owners is null || !ReferenceEquals(owners.Multiplexer, multiplexer) || _time.GetTimestamp() >= owners.ExpiresAt)
+        {
+            owners = Refresh(multiplexer, owners);
+        }
+
+        return owners?.For(multiplexer.HashSlot(key)) ?? NoConnection;
+    }
+
+    /// <summary>Records a failed decision on <paramref name="breaker"/>, sent at <paramref name="startedAt"/>; the one that opens it logs <paramref name="cause"/> and starts the probes.</summary>
+    public void RecordFailure(MasterBreaker breaker, long startedAt, Func<string> cause)
+    {
+        if (!breaker.RecordFailure(startedAt, cause))
+        {
+            return;
+        }
+
+        Log.BreakerOpened(_logger, breaker.Name, breaker.Cause, _options.BreakerFailureThreshold);
+
+        // A master that stops answering may have stopped being one: the next decision reads the
+        // views again, in which a connected new owner of its slots wins.
+        Volatile.Write(ref _owners, null);
+        if (!_stopping.IsCancellationRequested)
+        {
+            var probing = Task.Run(() => ProbeWhileOpenAsync(breaker));
+            _probing.TryAdd(probing, 0);
+            _ = probing.ContinueWith(done => _probing.TryRemove(done, out _), CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+        }
+    }
+
+    /// <summary>Probes every open breaker now: a fresh multiplexer, or a new topology, may serve them.</summary>
+    public void ProbeNow()
+    {
+        Volatile.Write(ref _owners, null);
+        Interlocked.Exchange(ref _wake, NewWake()).TrySetResult();
+    }
+
+    // Idempotent (the container disposes the store once per service it is registered as); the
+    // token source has no timer, and loops may still read its token, so it is never disposed.
+    public async ValueTask DisposeAsync()
+    {
+        await _stopping.CancelAsync().ConfigureAwait(false);
+        await Task.WhenAll(_probing.Keys).ConfigureAwait(false);
+    }
+
+    private static TaskCompletionSource NewWake() => new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    private IEnumerable<MasterBreaker> All() => _masters.Values.Append(NoConnection);
+
+    /// <summary>
+    /// Rebuilds the map for <paramref name="multiplexer"/>, carrying over what <paramref name="current"/>
+    /// (or the last map) knows; while another caller rebuilds it, or the views cannot be read, the
+    /// last map goes on serving, so that no decision falls back to the breaker of "no connection".
+    /// </summary>
+    private SlotOwners? Refresh(IConnectionMultiplexer multiplexer, SlotOwners? current)
+    {
+        var previous = current ?? _last;
+        if (Interlocked.CompareExchange(ref _refreshing, 1, 0) != 0)
+        {
+            return previous;
+        }
+
+        var now = _time.GetTimestamp();
+        try
+        {
+            Watch(multiplexer);
+            var built = SlotOwners.Build(multiplexer, name => _masters.GetOrAdd(name, _newBreaker), _moved, previous, now + ToTimestamp(MapLifetime));
+            Publish(built);
+            return built;
+        }
+        catch (Exception ex) when (ex is RedisException or ObjectDisposedException or ArgumentException or NotSupportedException)
+        {
+            // A multiplexer being closed, or not yet able to say: the last map, retried shortly.
+            var reused = previous?.For(multiplexer, now + ToTimestamp(RetryAfterFailedRefresh));
+            Publish(reused);
+            return reused;
+        }
+        finally
+        {
+            Volatile.Write(ref _refreshing, 0);
+        }
+    }
+
+    private void Publish(SlotOwners? owners)
+    {
+        Volatile.Write(ref _owners, owners);
+        if (owners is not null)
+        {
+            Volatile.Write(ref _last, owners);
+        }
+    }
+
+    private long ToTimestamp(TimeSpan span) => (long)(span.TotalSeconds * _time.TimestampFrequency);
+
+    /// <summary>Follows the topology changes <paramref name="multiplexer"/> reports; once per multiplexer, whose own views start afresh.</summary>
+    private void Watch(IConnectionMultiplexer multiplexer)
+    {
+        if (ReferenceEquals(Interlocked.Exchange(ref _watched, multiplexer), multiplexer))
+        {
+            return;
+        }
+
+        _moved.Clear();
+        multiplexer.ConfigurationChanged += (_, _) => ProbeNow();
+        multiplexer.ConnectionRestored += (_, _) => ProbeNow();
+        multiplexer.HashSlotMoved += (_, moved) =>
+        {
+            if (moved.NewEndPoint.ToString() is { } owner)
+            {
+                _moved[moved.HashSlot] = owner;
+            }
+
+            ProbeNow();
+        };
+    }
+
+    private async Task ProbeWhileOpenAsync(MasterBreaker breaker)
+    {
+        try
+        {
+            var delay = breaker.FirstProbeDelay();
+            var hastened = !breaker.IsFlapping;
+            while (breaker.IsOpen)
+            {
+                var waited = Task.Delay(delay, _time, _stopping.Token);
+                await (hastened ? Task.WhenAny(waited, Volatile.Read(ref _wake).Task) : waited).ConfigureAwait(false);
+                hastened = true;
+                _stopping.Token.ThrowIfCancellationRequested();
+                delay = breaker.NextProbeDelay();
+                if (!TryGetProbeTarget(breaker, out var key, out var flags, out var retired))
+                {
+                    continue; // the map is being rebuilt: next time
+                }
+
+                if (retired)
+                {
+                    // Its slots are served by other masters now: nothing left to guard.
+                    Log.BreakerClosed(_logger, breaker.Name, breaker.Close().TotalMilliseconds, "it owns no slots any more");
+                    return;
+                }
+
+                if (await _probe(key, flags).ConfigureAwait(false))
+                {
+                    if (ReferenceEquals(breaker, NoConnection))
+                    {
+                        Volatile.Write(ref _owners, null); // connected: learn the masters now
+                    }
+
+                    Log.BreakerClosed(_logger, breaker.Name, breaker.Close().TotalMilliseconds, "a probe was answered");
+                    return;
+                }
+            }
+        }
+        catch (OperationCanceledException) when (_stopping.IsCancellationRequested)
+        {
+            // Shutting down.
+        }
+    }
+
+    /// <summary>
+    /// What a probe of <paramref name="breaker"/> asks: a key of a slot it guards, never redirected
+    /// (any master for "no connection"); <paramref name="retired"/> when it guards none any more;
+    /// false while the map is unknown (being rebuilt, or the multiplexer is being closed).
+    /// </summary>
+    private bool TryGetProbeTarget(MasterBreaker breaker, out RedisKey key, out CommandFlags flags, out bool retired)
+    {
+        (key, flags, retired) = (AnyKey, CommandFlags.DemandMaster, false);
+        if (ReferenceEquals(breaker, NoConnection))
+        {
+            return true;
+        }
+
+        var owners = Volatile.Read(ref _owners) ?? (Volatile.Read(ref _watched) is { } multiplexer ? Refresh(multiplexer, current: null) : null);
+        if (owners is null)
+        {
+            return false;
+        }
+
+        if (owners.SlotOf(breaker) is not { } slot)
+        {
+            retired = true;
+            return true;
+        }
+
+        if (slot < 0)
+        {
+            return true; // a standalone server: any key
+        }
+
+        if (!_probeKeys.TryGetValue(breaker, out key) || owners.For(owners.Multiplexer.HashSlot(key)) != breaker)
+        {
+            key = SlotCoverage.KeyIn(owners.Multiplexer, new SlotRange(slot, slot));
+            _probeKeys[breaker] = key;
+        }
+
+        flags = MasterProbeFlags;
+        return true;
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(EventId = 6, EventName = "BreakerOpened", Level = LogLevel.Warning,
+            Message = "Redis {Breaker} is failing ({Cause}, {Failures} decisions in a row): its decisions are answered by their failure mode at once until a probe is answered.")]
+        public static partial void BreakerOpened(ILogger logger, string breaker, string cause, int failures);
+
+        [LoggerMessage(EventId = 7, EventName = "BreakerClosed", Level = LogLevel.Information,
+            Message = "Redis {Breaker} decides again after {OpenMilliseconds:0} ms: {Why}.")]
+        public static partial void BreakerClosed(ILogger logger, string breaker, double openMilliseconds, string why);
+    }
+}

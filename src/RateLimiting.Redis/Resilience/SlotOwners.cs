@@ -1,0 +1,115 @@
+using StackExchange.Redis;
+
+namespace RateLimiting.Redis.Resilience;
+
+/// <summary>
+/// Which master's breaker guards each slot, as one multiplexer sees the cluster: an array lookup
+/// per decision, an immutable snapshot that <see cref="MasterBreakers"/> replaces when it expires
+/// or the topology changes. A stale entry costs little: the probe of the breaker it names is
+/// routed by the client's current view, and so closes that breaker once the slots are served
+/// elsewhere.
+/// </summary>
+internal sealed class SlotOwners
+{
+    private readonly MasterBreaker?[] _bySlot;
+    private readonly MasterBreaker? _standalone;
+
+    private SlotOwners(IConnectionMultiplexer multiplexer, long expiresAt, MasterBreaker?[] bySlot, MasterBreaker? standalone)
+    {
+        Multiplexer = multiplexer;
+        ExpiresAt = expiresAt;
+        _bySlot = bySlot;
+        _standalone = standalone;
+    }
+
+    public IConnectionMultiplexer Multiplexer { get; }
+
+    /// <summary>Gets the timestamp after which the map is rebuilt.</summary>
+    public long ExpiresAt { get; }
+
+    /// <summary>The breaker of the master that owns <paramref name="slot"/> (-1 on a standalone server); null when none is known.</summary>
+    public MasterBreaker? For(int slot) => slot < 0 ? _standalone : _bySlot[slot];
+
+    /// <summary>A slot <paramref name="breaker"/> guards, or null when it guards none any more.</summary>
+    public int? SlotOf(MasterBreaker breaker)
+    {
+        if (ReferenceEquals(breaker, _standalone))
+        {
+            return -1;
+        }
+
+        var slot = Array.IndexOf(_bySlot, breaker);
+        return slot >= 0 ? slot : null;
+    }
+
+    /// <summary>
+    /// Builds the map from every node's view of the cluster: per slot, a master the client is
+    /// connected to wins over one it is not, so that after a failover the promoted replica owns its
+    /// slots as soon as one view shows it, even while older views still name the dead master. The
+    /// slots the client has seen MOVED since (<paramref name="moved"/>, which no view shows: the
+    /// client only updates its routing) go where it was told. A slot no view mentions keeps its
+    /// owner in <paramref name="previous"/>: a fresh multiplexer may not have asked every node yet,
+    /// and a breaker must not lose its slots (and open again from nothing) for want of a view.
+    /// </summary>
+    public static SlotOwners Build(IConnectionMultiplexer multiplexer, Func<string, MasterBreaker> breakerOf, IEnumerable<KeyValuePair<int, string>> moved, SlotOwners? previous, long expiresAt)
+    {
+        var bySlot = previous is null ? new MasterBreaker?[SlotCoverage.ClusterSlots] : (MasterBreaker?[])previous._bySlot.Clone();
+        var views = SlotCoverage.ClusterConfigurationsOf(multiplexer).ToList();
+        if (views.Count > 0)
+        {
+            var ownerConnected = new bool[SlotCoverage.ClusterSlots];
+            var seen = new bool[SlotCoverage.ClusterSlots];
+            var connected = new Dictionary<string, bool>(StringComparer.Ordinal);
+            foreach (var configuration in views)
+            {
+                foreach (var master in configuration.Nodes.Where(node => !node.IsReplica && node.EndPoint is not null))
+                {
+                    var name = master.EndPoint!.ToString()!;
+                    if (!connected.TryGetValue(name, out var isConnected))
+                    {
+                        connected[name] = isConnected = IsConnected(multiplexer, master.EndPoint);
+                    }
+
+                    var breaker = breakerOf(name);
+                    foreach (var range in master.Slots)
+                    {
+                        for (var slot = range.From; slot <= range.To; slot++)
+                        {
+                            if (!seen[slot] || (isConnected && !ownerConnected[slot]))
+                            {
+                                bySlot[slot] = breaker;
+                                ownerConnected[slot] = isConnected;
+                                seen[slot] = true;
+                            }
+                        }
+                    }
+                }
+            }
+
+            foreach (var (slot, owner) in moved)
+            {
+                bySlot[slot] = breakerOf(owner);
+            }
+
+            return new SlotOwners(multiplexer, expiresAt, bySlot, standalone: null);
+        }
+
+        var server = multiplexer.GetServers().FirstOrDefault(server => server.IsConnected && !server.IsReplica && server.ServerType != ServerType.Cluster);
+        return new SlotOwners(multiplexer, expiresAt, bySlot, server is null ? previous?._standalone : breakerOf(server.EndPoint.ToString()!));
+    }
+
+    /// <summary>The same owners for <paramref name="multiplexer"/>, until <paramref name="expiresAt"/>: when its views cannot be read yet.</summary>
+    public SlotOwners For(IConnectionMultiplexer multiplexer, long expiresAt) => new(multiplexer, expiresAt, _bySlot, _standalone);
+
+    private static bool IsConnected(IConnectionMultiplexer multiplexer, System.Net.EndPoint endpoint)
+    {
+        try
+        {
+            return multiplexer.GetServer(endpoint).IsConnected;
+        }
+        catch (Exception ex) when (ex is RedisException or ArgumentException or NotSupportedException)
+        {
+            return false; // a node the multiplexer does not track
+        }
+    }
+}

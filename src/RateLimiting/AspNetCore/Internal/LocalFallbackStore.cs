@@ -1,9 +1,0 @@
-namespace RateLimiting.Internal;
-
-/// <summary>The in-memory store behind <see cref="FailureMode.LocalFallback"/>, one per application.</summary>
-internal sealed class LocalFallbackStore : IDisposable
-{
-    public InMemoryRateLimitStore Store { get; } = new();
-
-    public void Dispose() => Store.Dispose();
-}

@@ -1,0 +1,77 @@
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.RateLimiting;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using RateLimiting.Limiter;
+using RateLimiting.Policies;
+using RateLimiting.Store;
+using RateLimiting.Telemetry;
+
+namespace RateLimiting.AspNetCore;
+
+/// <summary>
+/// Registers the store-independent part: options, the policy registry, and one ASP.NET Core rate
+/// limiter policy per configured policy, so that <c>[EnableRateLimiting]</c>,
+/// <c>RequireRateLimiting</c> and <c>UseRateLimiter()</c> work unchanged. Store packages call it.
+/// </summary>
+internal static class SlidingWindowLimiterServices
+{
+    public static OptionsBuilder<TOptions> AddCore<TOptions>(IServiceCollection services)
+        where TOptions : RateLimitingOptions
+    {
+        var builder = services.AddOptions<TOptions>();
+        if (services.Any(d => d.ServiceType == typeof(PolicyRegistry)))
+        {
+            return builder;
+        }
+
+        builder.ValidateOnStart();
+        services.AddHttpContextAccessor();
+        services.AddRateLimiter();
+        services.AddProblemDetails();
+        services.TryAddSingleton(static sp => new PolicyRegistry(
+            () => sp.GetRequiredService<IOptionsFactory<TOptions>>().Create(Options.DefaultName),
+            sp.GetServices<PolicyConfigurationSource>().Select(source => (Func<Microsoft.Extensions.Primitives.IChangeToken>)source.GetReloadToken),
+            sp.GetRequiredService<ILogger<PolicyRegistry>>()));
+        services.TryAddSingleton<LocalFallbackStore>();
+        services.AddMetrics();
+        services.TryAddSingleton<RateLimitingMetrics>();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<TOptions>, PolicyOptionsValidator<TOptions>>());
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IStartupFilter, EndpointPolicyValidation>());
+        services.AddOptions<RateLimiterOptions>().Configure<IServiceProvider>(static (rateLimiterOptions, sp) =>
+        {
+            var registry = sp.GetRequiredService<PolicyRegistry>();
+            var store = sp.GetRequiredService<IRateLimitStore>();
+            var fallback = sp.GetRequiredService<LocalFallbackStore>();
+            var loggerFactory = sp.GetRequiredService<ILoggerFactory>();
+            var accessor = sp.GetRequiredService<IHttpContextAccessor>();
+            var metrics = sp.GetRequiredService<RateLimitingMetrics>();
+            foreach (var name in registry.Names.ToArray())
+            {
+                // One cache per policy, so that equal partition values of different policies never meet.
+                var cache = registry.Options.OverLimitCache ? new OverLimitCache() : null;
+                var decider = new PolicyDecider(name, () => registry.Get(name).Options, store, fallback.Store, cache, metrics, loggerFactory.CreateLogger<PolicyDecider>());
+                rateLimiterOptions.AddPolicy(name, new SlidingWindowRateLimiterPolicy(decider, registry, accessor));
+            }
+        });
+        return builder;
+    }
+
+    /// <summary>
+    /// Makes the registry follow <paramref name="section"/>. Deliberately not an
+    /// <c>IOptionsChangeTokenSource</c>: <c>IOptionsMonitor</c> would re-validate on reload and throw
+    /// into the configuration provider's reload callback.
+    /// </summary>
+    public static void FollowReloads(IServiceCollection services, Func<IServiceProvider, IConfiguration> section)
+        => services.AddSingleton(sp => new PolicyConfigurationSource(section(sp)));
+
+    /// <summary>Binds <paramref name="section"/>; keys that do not bind become validation errors, reported with all others.</summary>
+    public static void BindStrictly<TOptions>(IConfiguration section, TOptions options)
+        where TOptions : RateLimitingOptions
+        => options.ConfigurationErrors.AddRange(ConfigurationKeyCheck.BindStrictly(section, options));
+}

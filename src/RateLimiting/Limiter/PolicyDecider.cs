@@ -1,0 +1,141 @@
+using System.Diagnostics;
+using System.Runtime.CompilerServices;
+using Microsoft.Extensions.Logging;
+using RateLimiting.Policies;
+using RateLimiting.Store;
+using RateLimiting.Telemetry;
+
+namespace RateLimiting.Limiter;
+
+/// <summary>
+/// Decides for one policy: rejects locally what the over-limit cache knows is over the limit, asks
+/// the store otherwise and, when the store cannot answer, applies the policy's
+/// <see cref="FailureMode"/>, so that no request fails because of the store. Shadow policies record
+/// but always admit.
+/// </summary>
+internal sealed partial class PolicyDecider
+{
+    /// <summary>Retry-After of a fail-closed rejection: the store is expected back within about this long.</summary>
+    internal static readonly TimeSpan UnavailableRetryAfter = TimeSpan.FromSeconds(1);
+
+    private readonly IRateLimitStore _store;
+    private readonly IRateLimitStore _fallback;
+    private readonly OverLimitCache? _overLimitCache;
+    private readonly RateLimitingMetrics? _metrics;
+    private readonly ILogger _logger;
+    private int _failing;
+
+    public PolicyDecider(
+        string name,
+        Func<SlidingWindowPolicyOptions> options,
+        IRateLimitStore store,
+        IRateLimitStore fallback,
+        OverLimitCache? overLimitCache,
+        RateLimitingMetrics? metrics,
+        ILogger logger)
+    {
+        Name = name;
+        Options = options;
+        _store = store;
+        _fallback = fallback;
+        _overLimitCache = overLimitCache;
+        _metrics = metrics;
+        _logger = logger;
+    }
+
+    public string Name { get; }
+
+    /// <summary>The policy's current options; read per decision so that reloaded limits apply at once.</summary>
+    public Func<SlidingWindowPolicyOptions> Options { get; }
+
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    public async ValueTask<DecisionLease> DecideAsync(string partition, int cost, CancellationToken cancellationToken)
+    {
+        var options = Options();
+        if (!options.Shadow && _overLimitCache is not null && _overLimitCache.TryReject(partition, cost, options.PermitLimit, options.Window, out var cached))
+        {
+            _metrics?.Decided(Name, "rejected", failureMode: null);
+            return new DecisionLease(false, Name, cached, RateLimitDecisionSource.Store);
+        }
+
+        var request = new RateLimitRequest(Name, partition, options.PermitLimit, options.Window, cost);
+        var askedAt = Stopwatch.GetTimestamp();
+        RateLimitDecision decision;
+        var source = RateLimitDecisionSource.Store;
+        using (var activity = RateLimitingMetrics.ActivitySource.StartActivity("ratelimiting.store.decide", ActivityKind.Client))
+        {
+            activity?.SetTag(RateLimitingMetrics.PolicyTag, Name);
+            try
+            {
+                decision = await _store.DecideAsync(request, cancellationToken).ConfigureAwait(false);
+                _metrics?.StoreCalled(Name, askedAt, succeeded: true, "success");
+                if (Volatile.Read(ref _failing) != 0 && Interlocked.Exchange(ref _failing, 0) != 0)
+                {
+                    Log.FailureModeLeft(_logger, Name);
+                }
+
+                activity?.SetTag(RateLimitingMetrics.ResultTag, decision.IsAllowed ? "acquired" : "rejected");
+            }
+            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+            {
+                _metrics?.StoreCalled(Name, askedAt, succeeded: true, "canceled");
+                activity?.SetTag(RateLimitingMetrics.OutcomeTag, "canceled");
+                throw;
+            }
+            catch (Exception ex)
+            {
+                var outcome = ex switch
+                {
+                    TimeoutException => "timeout",
+                    RateLimitStoreUnavailableException => "unavailable",
+                    _ => "error",
+                };
+                _metrics?.StoreCalled(Name, askedAt, succeeded: false, outcome);
+                activity?.SetStatus(ActivityStatusCode.Error, outcome);
+                // Once per outage at Warning, so that a storm of failed decisions does not flood the logs.
+                if (Interlocked.Exchange(ref _failing, 1) == 0)
+                {
+                    Log.FailureModeEntered(_logger, Name, options.FailureMode, ex);
+                }
+                else
+                {
+                    Log.StoreFailed(_logger, Name, options.FailureMode, ex);
+                }
+
+                (decision, source) = options.FailureMode switch
+                {
+                    FailureMode.FailClosed => (new RateLimitDecision(RateLimitRejectReason.QuotaExceeded, request.PermitLimit, 0, UnavailableRetryAfter, TimeSpan.Zero), RateLimitDecisionSource.FailClosed),
+                    FailureMode.LocalFallback => (await _fallback.DecideAsync(request, cancellationToken).ConfigureAwait(false), RateLimitDecisionSource.LocalFallback),
+                    _ => (new RateLimitDecision(RateLimitRejectReason.None, request.PermitLimit, request.PermitLimit, TimeSpan.Zero, TimeSpan.Zero), RateLimitDecisionSource.FailOpen),
+                };
+            }
+        }
+
+        if (source == RateLimitDecisionSource.Store && decision.Reason == RateLimitRejectReason.QuotaExceeded && !options.Shadow)
+        {
+            _overLimitCache?.Remember(partition, cost, askedAt, options.Window, decision);
+        }
+
+        var acquired = decision.IsAllowed || options.Shadow;
+        _metrics?.Decided(Name, ResultName(decision, source, options.Shadow), source == RateLimitDecisionSource.Store ? null : options.FailureMode);
+        return new DecisionLease(acquired, Name, decision, source);
+    }
+
+    private static string ResultName(in RateLimitDecision decision, RateLimitDecisionSource source, bool shadow)
+        => source != RateLimitDecisionSource.Store ? "fallback"
+        : decision.IsAllowed ? "acquired"
+        : shadow ? "shadow"
+        : "rejected";
+
+    private static partial class Log
+    {
+        [LoggerMessage(EventId = 1, EventName = "StoreDecisionFailed", Level = LogLevel.Debug, Message = "Policy '{Policy}': the store could not decide; answered by failure mode {FailureMode}.")]
+        public static partial void StoreFailed(ILogger logger, string policy, FailureMode failureMode, Exception exception);
+
+        [LoggerMessage(EventId = 2, EventName = "FailureModeEntered", Level = LogLevel.Warning, Message = "Policy '{Policy}': the store cannot decide; failure mode {FailureMode} answers until it can.")]
+        public static partial void FailureModeEntered(ILogger logger, string policy, FailureMode failureMode, Exception exception);
+
+        [LoggerMessage(EventId = 3, EventName = "FailureModeLeft", Level = LogLevel.Information, Message = "Policy '{Policy}': the store decides again.")]
+        public static partial void FailureModeLeft(ILogger logger, string policy);
+    }
+}

@@ -1,0 +1,76 @@
+using RateLimiting.AspNetCore;
+namespace RateLimiting.Policies;
+
+/// <summary>A policy's options with its partition sources parsed, as validated at start-up or reload.</summary>
+internal sealed class CompiledPolicy
+{
+    private CompiledPolicy(string name, SlidingWindowPolicyOptions options, PartitionSource primary, PartitionSource? fallback)
+    {
+        Name = name;
+        Options = options;
+        Primary = primary;
+        Fallback = fallback;
+        PolicyHeaderValue = RateLimitResponse.PolicyHeaderValue(name, options);
+    }
+
+    public string Name { get; }
+
+    public SlidingWindowPolicyOptions Options { get; }
+
+    public PartitionSource Primary { get; }
+
+    public PartitionSource? Fallback { get; }
+
+    public string PolicyHeaderValue { get; }
+
+    /// <summary>Compiles one policy, adding every problem to <paramref name="errors"/> under its configuration key.</summary>
+    public static CompiledPolicy? TryCompile(string name, SlidingWindowPolicyOptions? options, string keyPrefix, List<string> errors)
+    {
+        var key = $"{keyPrefix}:Policies:{name}";
+        var before = errors.Count;
+        if (!PolicyNames.IsValid(name))
+        {
+            errors.Add($"{key}: a policy name is 1 to 64 characters of letters, digits, '.', '_', '-' or ':'.");
+        }
+
+        if (options is null)
+        {
+            errors.Add($"{key}: the policy has no settings.");
+            return null;
+        }
+
+        if (options.PermitLimit < 1)
+        {
+            errors.Add($"{key}:PermitLimit must be at least 1 (was {options.PermitLimit}).");
+        }
+
+        if (options.Window < TimeSpan.FromMilliseconds(1) || options.Window > TimeSpan.FromDays(365))
+        {
+            errors.Add($"{key}:Window must be between 1 millisecond and 365 days (was {options.Window}).");
+        }
+
+        if (!Enum.IsDefined(options.FailureMode))
+        {
+            errors.Add($"{key}:FailureMode must be FailOpen, FailClosed or LocalFallback.");
+        }
+
+        PartitionSource? primary = null;
+        if (string.IsNullOrWhiteSpace(options.PartitionBy))
+        {
+            errors.Add($"{key}:PartitionBy is required; use {PartitionSource.Syntax}.");
+        }
+        else if ((primary = PartitionSource.TryParse(options.PartitionBy, options.PartitionKeySelector, out var error)) is null)
+        {
+            errors.Add($"{key}:PartitionBy: {error}.");
+        }
+
+        PartitionSource? fallback = null;
+        if (options.FallbackPartitionBy is not null
+            && (fallback = PartitionSource.TryParse(options.FallbackPartitionBy, options.PartitionKeySelector, out var fallbackError)) is null)
+        {
+            errors.Add($"{key}:FallbackPartitionBy: {fallbackError}.");
+        }
+
+        return errors.Count == before ? new CompiledPolicy(name, options, primary!, fallback) : null;
+    }
+}

@@ -1,0 +1,114 @@
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Microsoft.Extensions.Primitives;
+
+namespace RateLimiting.Policies;
+
+/// <summary>
+/// The compiled policies, replaced as a whole when configuration reloads. A reload that does not
+/// validate is logged and ignored, so a typo in appsettings never disables a quota or fails requests.
+/// </summary>
+internal sealed partial class PolicyRegistry : IDisposable
+{
+    public const string SectionName = "RateLimiting";
+
+    private readonly Func<RateLimitingOptions> _load;
+    private readonly ILogger _logger;
+    private readonly List<IDisposable> _subscriptions = [];
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, CompiledPolicy> _lastKnown = new(StringComparer.OrdinalIgnoreCase);
+    private volatile Snapshot _current;
+
+    public PolicyRegistry(Func<RateLimitingOptions> load, IEnumerable<Func<IChangeToken>> changeTokens, ILogger<PolicyRegistry> logger)
+    {
+        _load = load;
+        _logger = logger;
+        var options = load();
+        _current = Compile(options, out var errors) ?? throw new OptionsValidationException(SectionName, options.GetType(), errors);
+        Remember(_current);
+        foreach (var changeToken in changeTokens)
+        {
+            _subscriptions.Add(ChangeToken.OnChange(changeToken, Reload));
+        }
+    }
+
+    public RateLimitingOptions Options => _current.Options;
+
+    public IEnumerable<string> Names => _current.Policies.Keys;
+
+    /// <summary>
+    /// The current policy. Endpoints keep the policies they were built with, so one removed by a
+    /// reload keeps its last settings until restart (and one added needs a restart to be used).
+    /// </summary>
+    public CompiledPolicy Get(string name)
+        => _current.Policies.TryGetValue(name, out var policy) ? policy : _lastKnown[name];
+
+    /// <summary>Compiles every policy; null with all errors when any is invalid.</summary>
+    public static Snapshot? Compile(RateLimitingOptions options, out List<string> errors)
+    {
+        errors = [.. options.ConfigurationErrors];
+        var policies = new Dictionary<string, CompiledPolicy>(StringComparer.OrdinalIgnoreCase);
+        foreach (var (name, policyOptions) in options.Policies)
+        {
+            if (CompiledPolicy.TryCompile(name, policyOptions, SectionName, errors) is { } compiled)
+            {
+                policies.Add(name, compiled);
+            }
+        }
+
+        if (options.RejectionStatusCode is < 400 or > 599)
+        {
+            errors.Add($"{SectionName}:RejectionStatusCode must be between 400 and 599 (was {options.RejectionStatusCode}).");
+        }
+
+        return errors.Count == 0 ? new Snapshot(options, policies) : null;
+    }
+
+    public void Dispose()
+    {
+        foreach (var subscription in _subscriptions)
+        {
+            subscription.Dispose();
+        }
+    }
+
+    private void Reload()
+    {
+        try
+        {
+            var options = _load();
+            if (Compile(options, out var errors) is { } snapshot)
+            {
+                _current = snapshot;
+                Remember(snapshot);
+                Log.PoliciesReloaded(_logger, snapshot.Policies.Count);
+            }
+            else
+            {
+                Log.ReloadRejected(_logger, string.Join(" ", errors));
+            }
+        }
+        catch (Exception ex) when (ex is OptionsValidationException or InvalidOperationException or FormatException)
+        {
+            Log.ReloadRejected(_logger, ex.Message);
+        }
+    }
+
+    private void Remember(Snapshot snapshot)
+    {
+        foreach (var (name, policy) in snapshot.Policies)
+        {
+            _lastKnown[name] = policy;
+        }
+    }
+
+    internal sealed record Snapshot(RateLimitingOptions Options, IReadOnlyDictionary<string, CompiledPolicy> Policies);
+
+    private static partial class Log
+    {
+        [LoggerMessage(EventId = 10, EventName = "PoliciesReloaded", Level = LogLevel.Information, Message = "Rate-limit policies reloaded ({Count} policies).")]
+        public static partial void PoliciesReloaded(ILogger logger, int count);
+
+        [LoggerMessage(EventId = 11, EventName = "PolicyReloadRejected", Level = LogLevel.Error, Message = "Reloaded rate-limit configuration is invalid and was ignored; the previous policies stay in force. {Errors}")]
+        public static partial void ReloadRejected(ILogger logger, string errors);
+    }
+}
