@@ -1,5 +1,6 @@
 using RateLimiting.Policies;
 using RateLimiting.Redis.Store;
+
 namespace RateLimiting.Redis;
 
 /// <summary>The policies and the Redis store, bound from the <c>RateLimiting</c> configuration section.</summary>

@@ -10,7 +10,7 @@ using Microsoft.AspNetCore.RateLimiting;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using RateLimiting.Policies;
-using RateLimiting.Redis.Store;
+using RateLimiting.Redis.Connection;
 using ConnectionMultiplexer = StackExchange.Redis.ConnectionMultiplexer;
 using RedisKey = StackExchange.Redis.RedisKey;
 using RedisValue = StackExchange.Redis.RedisValue;
@@ -70,7 +70,7 @@ internal sealed class BenchApp : IAsyncDisposable
     public StatusCounts Statuses(string path) => _statuses[path].Snapshot();
 
     /// <summary>Gets how many times the store's circuit breakers opened so far.</summary>
-    public long BreakerOpenings => _app.Services.GetRequiredService<RedisRateLimitStore>().Connection.Breakers.Openings;
+    public long BreakerOpenings => _app.Services.GetRequiredService<RedisConnection>().Breakers.Openings;
 
     /// <summary>Gets the admissions of <see cref="FailOpenPath"/> so far, by who decided them.</summary>
     public DecisionSourceCounts FailOpenSources => _failOpenSources.Snapshot();

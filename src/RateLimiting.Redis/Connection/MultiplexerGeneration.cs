@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Net;
 using RateLimiting.Redis.Store;
 using StackExchange.Redis;
@@ -38,12 +39,12 @@ internal sealed class MultiplexerGeneration
     public void Exit() => Interlocked.Decrement(ref _inFlight);
 
     /// <summary>Waits for the calls in flight (each bounded by its own deadline), then closes what the store owns.</summary>
-    public async Task DrainAndCloseAsync(TimeSpan drainDeadline, TimeProvider time)
+    public async Task DrainAndCloseAsync(TimeSpan drainDeadline)
     {
-        var started = time.GetTimestamp();
-        while (InFlight > 0 && time.GetElapsedTime(started) < drainDeadline)
+        var drained = Stopwatch.StartNew();
+        while (InFlight > 0 && drained.Elapsed < drainDeadline)
         {
-            await Task.Delay(TimeSpan.FromMilliseconds(10), time).ConfigureAwait(false);
+            await Task.Delay(TimeSpan.FromMilliseconds(10)).ConfigureAwait(false);
         }
 
         if (!Owned)
@@ -54,7 +55,7 @@ internal sealed class MultiplexerGeneration
         try
         {
             // The client bounds a close by nothing of ours.
-            await Multiplexer.CloseAsync(allowCommandsToComplete: false).WaitAsync(CloseDeadline, time).ConfigureAwait(false);
+            await Multiplexer.CloseAsync(allowCommandsToComplete: false).WaitAsync(CloseDeadline).ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is RedisException or TimeoutException or ObjectDisposedException)
         {

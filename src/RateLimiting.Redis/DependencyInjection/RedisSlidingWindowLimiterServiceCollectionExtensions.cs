@@ -1,3 +1,4 @@
+using System.Diagnostics.Metrics;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Logging;
@@ -5,9 +6,10 @@ using Microsoft.Extensions.Options;
 using RateLimiting.AspNetCore;
 using RateLimiting.Policies;
 using RateLimiting.Redis;
+using RateLimiting.Redis.Connection;
 using RateLimiting.Redis.Store;
 using RateLimiting.Store;
-using RateLimiting.Telemetry;
+using RateLimiting.Time;
 
 #pragma warning disable IDE0130 // Extensions live in the namespace of what they extend, so a user needs no using.
 namespace Microsoft.Extensions.DependencyInjection;
@@ -61,15 +63,12 @@ public static class RedisSlidingWindowLimiterServiceCollectionExtensions
     {
         var builder = SlidingWindowLimiterServices.AddCore<RedisRateLimitingOptions>(services);
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<RedisRateLimitingOptions>, RedisRateLimitingOptionsValidator>());
-        services.TryAddSingleton(static sp =>
-        {
-            var store = new RedisRateLimitStore(sp.GetRequiredService<IOptions<RedisRateLimitingOptions>>().Value.Redis, sp.GetRequiredService<ILoggerFactory>());
-            var metrics = sp.GetRequiredService<RateLimitingMetrics>();
-            store.Connection.Reconnected += metrics.Reconnected;
-            store.Connection.MovedLoopDetected += metrics.MovedLoop;
-            metrics.ObserveOpenBreakers(() => store.Connection.Breakers.OpenCount);
-            return store;
-        });
+        services.TryAddSingleton(static sp => new RedisConnection(
+            sp.GetRequiredService<IOptions<RedisRateLimitingOptions>>().Value.Redis,
+            sp.GetRequiredService<ILoggerFactory>().CreateLogger<RedisRateLimitStore>(),
+            MonotonicClock.Instance,
+            sp.GetService<IMeterFactory>()));
+        services.TryAddSingleton(static sp => new RedisRateLimitStore(sp.GetRequiredService<RedisConnection>(), sp.GetRequiredService<IOptions<RedisRateLimitingOptions>>().Value.Redis));
         services.TryAddSingleton<IRateLimitStore>(static sp => sp.GetRequiredService<RedisRateLimitStore>());
         services.TryAddEnumerable(ServiceDescriptor.Singleton<Microsoft.Extensions.Hosting.IHostedService, RedisStoreWarmUp>());
         return builder;

@@ -1,6 +1,5 @@
-using System.Net.Sockets;
-using System.Security.Authentication;
 using Microsoft.Extensions.Logging;
+using NodaTime;
 using RateLimiting.Redis.Connection;
 using RateLimiting.Redis.Store;
 using RateLimiting.Redis.Tls;
@@ -28,8 +27,8 @@ internal sealed partial class RedisConnectionDiagnostics
     private static readonly int ProblemCount = Enum.GetValues<RedisSetupProblem>().Length;
 
     private readonly ILogger _logger;
-    private readonly TimeProvider _time;
-    private readonly long[] _loggedAt = new long[ProblemCount];
+    private readonly IClock _clock;
+    private readonly long[] _loggedAt = new long[ProblemCount]; // Unix ticks; 0 before the first
     private readonly bool _learnFromMultiplexer;
     private bool _ssl;
     private bool _hasPassword;
@@ -38,10 +37,10 @@ internal sealed partial class RedisConnectionDiagnostics
     private IConnectionMultiplexer? _attached;
     private string? _currentProblem;
 
-    public RedisConnectionDiagnostics(RedisStoreOptions options, ILogger logger, TimeProvider? time = null)
+    public RedisConnectionDiagnostics(RedisStoreOptions options, ILogger logger, IClock clock)
     {
         _logger = logger;
-        _time = time ?? TimeProvider.System;
+        _clock = clock;
         _learnFromMultiplexer = options.ConnectionFactory is not null;
         if (!_learnFromMultiplexer && options.Configuration is { } configuration && RedisConfiguration.Check(configuration) is null)
         {
@@ -78,10 +77,10 @@ internal sealed partial class RedisConnectionDiagnostics
 
     /// <summary>Call after a failed call (not a canceled one).</summary>
     public void OnFailure(Exception exception)
-        => Report(Diagnose(exception, failureType: null, _ssl, _hasPassword, everConnected: Volatile.Read(ref _everConnected) != 0));
+        => Report(RedisSetupDiagnoser.Diagnose(exception, failureType: null, _ssl, _hasPassword, everConnected: Volatile.Read(ref _everConnected) != 0));
 
     /// <summary>Called by <see cref="RedisCertificateValidator"/> for every certificate it rejects.</summary>
-    public void OnCertificateRejected(RedisCertificateRejectedException rejection) => Report(Diagnose(rejection, failureType: null, _ssl, _hasPassword, everConnected: false));
+    public void OnCertificateRejected(RedisCertificateRejectedException rejection) => Report(RedisSetupDiagnoser.Diagnose(rejection, failureType: null, _ssl, _hasPassword, everConnected: false));
 
     /// <summary>Watches a multiplexer's connection events; once per multiplexer.</summary>
     public void Attach(IConnectionMultiplexer? multiplexer)
@@ -100,87 +99,8 @@ internal sealed partial class RedisConnectionDiagnostics
         }
 
         multiplexer.ConnectionFailed += (_, e) =>
-            Report(Diagnose(e.Exception, e.FailureType, _ssl, _hasPassword, everConnected: Volatile.Read(ref _everConnected) != 0));
+            Report(RedisSetupDiagnoser.Diagnose(e.Exception, e.FailureType, _ssl, _hasPassword, everConnected: Volatile.Read(ref _everConnected) != 0));
         multiplexer.ConnectionRestored += (_, _) => Volatile.Write(ref _everConnected, 1);
-    }
-
-    /// <summary>
-    /// The set-up problem behind a failure, or <see langword="null"/> when it looks like anything
-    /// else (an outage, a timeout, a failover). <paramref name="exception"/> is searched with its
-    /// inner exceptions: a call's "No connection is available" holds each endpoint's failure.
-    /// </summary>
-    internal static RedisSetupDiagnosis? Diagnose(Exception? exception, ConnectionFailureType? failureType, bool ssl, bool hasPassword, bool everConnected)
-    {
-        var all = Flatten(exception).ToList();
-        if (all.OfType<RedisCertificateRejectedException>().FirstOrDefault() is { } certificate)
-        {
-            var problems = new List<RedisSetupProblem>(2);
-            if (certificate.Problems.HasFlag(RedisCertificateProblems.NotAvailable))
-            {
-                problems.Add(RedisSetupProblem.CertificateMissing);
-            }
-
-            if (certificate.Problems.HasFlag(RedisCertificateProblems.Untrusted))
-            {
-                problems.Add(RedisSetupProblem.CertificateUntrusted);
-            }
-
-            if (certificate.Problems.HasFlag(RedisCertificateProblems.NameMismatch))
-            {
-                problems.Add(RedisSetupProblem.CertificateNameMismatch);
-            }
-
-            return new RedisSetupDiagnosis(problems, certificate);
-        }
-
-        var failures = all.OfType<RedisConnectionException>().Select(e => e.FailureType).ToList();
-        if (failureType is { } type)
-        {
-            failures.Add(type);
-        }
-
-        if (failures.Contains(ConnectionFailureType.AuthenticationFailure))
-        {
-            // Both a failed TLS handshake and a refused AUTH are an AuthenticationFailure.
-            if (all.OfType<AuthenticationException>().FirstOrDefault() is { } handshake)
-            {
-                return new RedisSetupDiagnosis([RedisSetupProblem.TlsHandshakeFailed], Reason: handshake.Message);
-            }
-
-            return new RedisSetupDiagnosis([hasPassword ? RedisSetupProblem.PasswordRejected : RedisSetupProblem.PasswordMissing]);
-        }
-
-        // A TLS-only server resets a plaintext client's connection when its first command arrives.
-        // Only before anything ever worked: later, a reset is an outage, not a set-up mistake.
-        if (!ssl && !everConnected
-            && (failures.Contains(ConnectionFailureType.SocketClosed)
-                || (failures.Contains(ConnectionFailureType.SocketFailure) && all.Any(IsClosedByPeer))))
-        {
-            return new RedisSetupDiagnosis([RedisSetupProblem.TlsRequired]);
-        }
-
-        return null;
-    }
-
-    private static bool IsClosedByPeer(Exception exception) => exception is EndOfStreamException
-        || exception is SocketException { SocketErrorCode: SocketError.ConnectionReset or SocketError.ConnectionAborted };
-
-    private static IEnumerable<Exception> Flatten(Exception? exception, int depth = 0)
-    {
-        if (exception is null || depth > 8)
-        {
-            yield break;
-        }
-
-        yield return exception;
-        var inner = exception is AggregateException aggregate ? aggregate.InnerExceptions : exception.InnerException is { } one ? [one] : [];
-        foreach (var child in inner)
-        {
-            foreach (var descendant in Flatten(child, depth + 1))
-            {
-                yield return descendant;
-            }
-        }
     }
 
     private void Learn(ConfigurationOptions configuration)
@@ -244,8 +164,8 @@ internal sealed partial class RedisConnectionDiagnostics
     {
         ref var loggedAt = ref _loggedAt[(int)problem];
         var last = Volatile.Read(ref loggedAt);
-        var now = _time.GetTimestamp();
-        if (last != 0 && _time.GetElapsedTime(last, now) < RepeatAfter)
+        var now = _clock.GetCurrentInstant().ToUnixTimeTicks();
+        if (last != 0 && TimeSpan.FromTicks(now - last) < RepeatAfter)
         {
             return false;
         }

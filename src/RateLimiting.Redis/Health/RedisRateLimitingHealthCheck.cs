@@ -17,36 +17,37 @@ internal sealed class RedisRateLimitingHealthCheck : IHealthCheck
     private static readonly TimeSpan ProbeWhenIdleFor = TimeSpan.FromSeconds(5);
 
     private readonly RedisRateLimitStore _store;
+    private readonly RedisConnection _connection;
     private readonly RedisResilienceOptions _options;
 
-    public RedisRateLimitingHealthCheck(RedisRateLimitStore store, IOptions<RedisRateLimitingOptions> options)
+    public RedisRateLimitingHealthCheck(RedisRateLimitStore store, RedisConnection connection, IOptions<RedisRateLimitingOptions> options)
     {
         _store = store;
+        _connection = connection;
         _options = options.Value.Redis.Resilience;
     }
 
     public async Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
     {
-        var connection = _store.Connection;
-        if (connection.SinceLastCall is not { } idle || idle > ProbeWhenIdleFor)
+        if (_connection.Health.SinceLastCall is not { } idle || idle > ProbeWhenIdleFor)
         {
             // Recorded by the connection; the state below reports it.
             await _store.ProbeAsync(cancellationToken).ConfigureAwait(false);
         }
 
-        return Evaluate(connection);
+        return Evaluate(_connection.Health, _connection.Supervisor);
     }
 
-    private HealthCheckResult Evaluate(RedisConnection connection)
+    private HealthCheckResult Evaluate(ConnectionHealth health, MultiplexerSupervisor supervisor)
     {
-        var data = new Dictionary<string, object> { ["reconnects"] = connection.Reconnects };
-        var open = connection.Breakers.OpenNames;
+        var data = new Dictionary<string, object> { ["reconnects"] = supervisor.Reconnects };
+        var open = health.OpenBreakers;
         if (open.Count > 0)
         {
             data["open_breakers"] = string.Join(',', open);
         }
 
-        if (connection.FailingFor is { } failing)
+        if (health.FailingFor is { } failing)
         {
             data["failing_for_seconds"] = Math.Round(failing.TotalSeconds, 1);
             return failing >= _options.UnhealthyAfter
@@ -59,7 +60,7 @@ internal sealed class RedisRateLimitingHealthCheck : IHealthCheck
             return HealthCheckResult.Degraded($"Redis {string.Join(", ", open)} failing: failure modes answer their decisions at once.", data: data);
         }
 
-        return connection.IsReconnecting
+        return supervisor.IsReconnecting
             ? HealthCheckResult.Degraded("Replacing a stuck Redis multiplexer.", data: data)
             : HealthCheckResult.Healthy("Redis decides.", data);
     }

@@ -1,3 +1,5 @@
+using NodaTime;
+
 namespace RateLimiting.Redis.Resilience;
 
 /// <summary>
@@ -7,27 +9,27 @@ namespace RateLimiting.Redis.Resilience;
 /// the reconnect was given. Successes alone do not reset it: during a fault that a reconnect cannot
 /// cure, some calls still succeed (the healthy masters while one is unreachable, a lucky route
 /// while connections are misrouted), and the reconnects must keep slowing down all the same.
-/// Thread-safe; time is read from a <see cref="TimeProvider"/>.
+/// Thread-safe; time is read from an <see cref="IClock"/>.
 /// </summary>
 internal sealed class FaultDetector
 {
     private readonly RedisResilienceOptions _options;
-    private readonly TimeProvider _time;
+    private readonly IClock _clock;
     private readonly object _gate = new();
-    private readonly Queue<long> _movedLoops = new();
-    private long _episodeStart = -1;
-    private long _lastFault = -1;
-    private long _nextReconnectAllowed = long.MinValue;
-    private long _lastCountedFault = -1; // or the last reconnect, whichever came later
+    private readonly Queue<Instant> _movedLoops = new();
+    private Instant? _episodeStart;
+    private Instant? _lastFault;
+    private Instant _nextReconnectAllowed = Instant.MinValue;
+    private Instant? _lastCountedFault; // or the last reconnect, whichever came later
     private TimeSpan _lastInterval;
     private int _consecutiveReconnects;
     private bool _healthySinceReconnect = true;
     private bool _pausedSinceReconnect = true;
 
-    public FaultDetector(RedisResilienceOptions options, TimeProvider time)
+    public FaultDetector(RedisResilienceOptions options, IClock clock)
     {
         _options = options;
-        _time = time;
+        _clock = clock;
     }
 
     /// <summary>Records a fault; returns the reason to reconnect now, or null.</summary>
@@ -38,10 +40,10 @@ internal sealed class FaultDetector
             return null;
         }
 
-        var now = _time.GetTimestamp();
+        var now = _clock.GetCurrentInstant();
         lock (_gate)
         {
-            if (_lastCountedFault >= 0 && Elapsed(_lastCountedFault, now) >= _lastInterval)
+            if (_lastCountedFault is { } lastCounted && Elapsed(lastCounted, now) >= _lastInterval)
             {
                 _pausedSinceReconnect = true;
             }
@@ -58,20 +60,20 @@ internal sealed class FaultDetector
 
                 if (_movedLoops.Count >= _options.MovedLoopThreshold)
                 {
-                    reason = "moved_loop";
+                    reason = ReconnectReason.MovedLoop;
                 }
             }
             else
             {
-                if (_lastFault < 0 || Elapsed(_lastFault, now) > _options.PersistentFaultDuration)
+                if (_lastFault is not { } lastFault || Elapsed(lastFault, now) > _options.PersistentFaultDuration)
                 {
                     _episodeStart = now;
                 }
 
                 _lastFault = now;
-                if (Elapsed(_episodeStart, now) >= _options.PersistentFaultDuration)
+                if (Elapsed(_episodeStart ?? now, now) >= _options.PersistentFaultDuration)
                 {
-                    reason = kind == RedisFaultKind.Timeout ? "persistent_timeouts" : "persistent_connection_errors";
+                    reason = kind == RedisFaultKind.Timeout ? ReconnectReason.PersistentTimeouts : ReconnectReason.PersistentConnectionErrors;
                 }
             }
 
@@ -85,9 +87,9 @@ internal sealed class FaultDetector
             _healthySinceReconnect = false;
             _pausedSinceReconnect = false;
             _lastInterval = NextInterval();
-            _nextReconnectAllowed = now + ToTimestamp(_lastInterval);
+            _nextReconnectAllowed = now + Duration.FromTimeSpan(_lastInterval);
             _movedLoops.Clear();
-            _episodeStart = _lastFault = -1;
+            _episodeStart = _lastFault = null;
             return reason;
         }
     }
@@ -116,7 +118,5 @@ internal sealed class FaultDetector
         return interval * (1 + (Random.Shared.NextDouble() / 4));
     }
 
-    private TimeSpan Elapsed(long from, long to) => _time.GetElapsedTime(from, to);
-
-    private long ToTimestamp(TimeSpan span) => (long)(span.TotalSeconds * _time.TimestampFrequency);
+    private static TimeSpan Elapsed(Instant from, Instant to) => (to - from).ToTimeSpan();
 }

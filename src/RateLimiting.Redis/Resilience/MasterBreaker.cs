@@ -1,3 +1,5 @@
+using NodaTime;
+
 namespace RateLimiting.Redis.Resilience;
 
 /// <summary>
@@ -13,22 +15,22 @@ namespace RateLimiting.Redis.Resilience;
 internal sealed class MasterBreaker
 {
     private readonly RedisResilienceOptions _options;
-    private readonly TimeProvider _time;
+    private readonly IClock _clock;
     private readonly object _gate = new();
     private int _open;
     private int _consecutiveFailures;
-    private long _firstFailedStart;
-    private long _lastFailedStart;
-    private long _openedAt;
-    private long _closedAt = -1;
+    private Instant _firstFailedStart;
+    private Instant _lastFailedStart;
+    private Instant _openedAt;
+    private Instant? _closedAt;
     private int _reopenings;
     private long _openings;
 
-    public MasterBreaker(string name, RedisResilienceOptions options, TimeProvider time)
+    public MasterBreaker(string name, RedisResilienceOptions options, IClock clock)
     {
         Name = name;
         _options = options;
-        _time = time;
+        _clock = clock;
     }
 
     /// <summary>Gets the master's endpoint, or <see cref="MasterBreakers.NoConnectionName"/>.</summary>
@@ -55,8 +57,8 @@ internal sealed class MasterBreaker
         }
     }
 
-    /// <summary>Records a failed decision sent at <paramref name="startedAt"/> (a timestamp); true when it opened the breaker (the caller then starts probing).</summary>
-    public bool RecordFailure(long startedAt, Func<string> cause)
+    /// <summary>Records a failed decision sent at <paramref name="startedAt"/>; true when it opened the breaker (the caller then starts probing).</summary>
+    public bool RecordFailure(Instant startedAt, Func<string> cause)
     {
         if (IsOpen)
         {
@@ -76,18 +78,18 @@ internal sealed class MasterBreaker
             }
             else
             {
-                _firstFailedStart = Math.Min(_firstFailedStart, startedAt);
-                _lastFailedStart = Math.Max(_lastFailedStart, startedAt);
+                _firstFailedStart = Instant.Min(_firstFailedStart, startedAt);
+                _lastFailedStart = Instant.Max(_lastFailedStart, startedAt);
             }
 
             if (_consecutiveFailures < _options.BreakerFailureThreshold
-                || _time.GetElapsedTime(_firstFailedStart, _lastFailedStart) < _options.BreakerFailureSpan)
+                || (_lastFailedStart - _firstFailedStart).ToTimeSpan() < _options.BreakerFailureSpan)
             {
                 return false;
             }
 
-            var now = _time.GetTimestamp();
-            _reopenings = _closedAt >= 0 && _time.GetElapsedTime(_closedAt, now) < _options.BreakerMaxProbeInterval ? _reopenings + 1 : 0;
+            var now = _clock.GetCurrentInstant();
+            _reopenings = _closedAt is { } closedAt && (now - closedAt).ToTimeSpan() < _options.BreakerMaxProbeInterval ? _reopenings + 1 : 0;
             _openedAt = now;
             Cause = cause();
             OpenMessage = $"Redis {Name} is failing ({Cause}); its circuit breaker is open.";
@@ -111,11 +113,11 @@ internal sealed class MasterBreaker
     {
         lock (_gate)
         {
-            var now = _time.GetTimestamp();
+            var now = _clock.GetCurrentInstant();
             _closedAt = now;
             Volatile.Write(ref _consecutiveFailures, 0);
             Volatile.Write(ref _open, 0);
-            return _time.GetElapsedTime(_openedAt, now);
+            return (now - _openedAt).ToTimeSpan();
         }
     }
 

@@ -1,5 +1,7 @@
 using System.Collections.Concurrent;
 using Microsoft.Extensions.Logging;
+using NodaTime;
+using RateLimiting.Redis.Connection;
 using StackExchange.Redis;
 
 namespace RateLimiting.Redis.Resilience;
@@ -20,34 +22,24 @@ internal sealed partial class MasterBreakers : IAsyncDisposable
 
     private const CommandFlags MasterProbeFlags = CommandFlags.DemandMaster | CommandFlags.NoRedirect;
     private static readonly RedisKey AnyKey = "rl-probe";
-    private static readonly TimeSpan MapLifetime = TimeSpan.FromSeconds(1);
-    private static readonly TimeSpan RetryAfterFailedRefresh = TimeSpan.FromMilliseconds(100);
 
     private readonly RedisResilienceOptions _options;
-    private readonly TimeProvider _time;
     private readonly ILogger _logger;
     private readonly Func<RedisKey, CommandFlags, Task<bool>> _probe;
-    private readonly ConcurrentDictionary<string, MasterBreaker> _masters = new(StringComparer.Ordinal);
+    private readonly BreakerMap _map;
     private readonly ConcurrentDictionary<Task, byte> _probing = new();
     private readonly ConcurrentDictionary<MasterBreaker, RedisKey> _probeKeys = new();
-    private readonly ConcurrentDictionary<int, string> _moved = new();
     private readonly CancellationTokenSource _stopping = new();
-    private readonly Func<string, MasterBreaker> _newBreaker;
     private TaskCompletionSource _wake = NewWake();
-    private SlotOwners? _owners;
-    private SlotOwners? _last; // survives the invalidations of _owners, for the next map to build on
-    private IConnectionMultiplexer? _watched;
-    private int _refreshing;
 
     /// <summary>Creates the breakers; <paramref name="probe"/> asks Redis a read-only question about a key, routed by the flags, and says whether it was answered in time.</summary>
-    public MasterBreakers(RedisResilienceOptions options, TimeProvider time, ILogger logger, Func<RedisKey, CommandFlags, Task<bool>> probe)
+    public MasterBreakers(RedisResilienceOptions options, IClock clock, ILogger logger, Func<RedisKey, CommandFlags, Task<bool>> probe)
     {
         _options = options;
-        _time = time;
         _logger = logger;
         _probe = probe;
-        _newBreaker = name => new MasterBreaker(name, _options, _time);
-        NoConnection = new MasterBreaker(NoConnectionName, options, time);
+        _map = new BreakerMap(options, clock, Wake);
+        NoConnection = new MasterBreaker(NoConnectionName, options, clock);
     }
 
     public MasterBreaker NoConnection { get; }
@@ -61,19 +53,10 @@ internal sealed partial class MasterBreakers : IAsyncDisposable
     public long Openings => All().Sum(breaker => breaker.Openings);
 
     /// <summary>The breaker guarding <paramref name="key"/> on <paramref name="multiplexer"/>.</summary>
-    public MasterBreaker For(IConnectionMultiplexer multiplexer, in RedisKey key)
-    {
-        var owners = Volatile.Read(ref _owners);
-        if (owners is null || !ReferenceEquals(owners.Multiplexer, multiplexer) || _time.GetTimestamp() >= owners.ExpiresAt)
-        {
-            owners = Refresh(multiplexer, owners);
-        }
-
-        return owners?.For(multiplexer.HashSlot(key)) ?? NoConnection;
-    }
+    public MasterBreaker For(IConnectionMultiplexer multiplexer, in RedisKey key) => _map.For(multiplexer, key) ?? NoConnection;
 
     /// <summary>Records a failed decision on <paramref name="breaker"/>, sent at <paramref name="startedAt"/>; the one that opens it logs <paramref name="cause"/> and starts the probes.</summary>
-    public void RecordFailure(MasterBreaker breaker, long startedAt, Func<string> cause)
+    public void RecordFailure(MasterBreaker breaker, Instant startedAt, Func<string> cause)
     {
         if (!breaker.RecordFailure(startedAt, cause))
         {
@@ -84,7 +67,7 @@ internal sealed partial class MasterBreakers : IAsyncDisposable
 
         // A master that stops answering may have stopped being one: the next decision reads the
         // views again, in which a connected new owner of its slots wins.
-        Volatile.Write(ref _owners, null);
+        _map.Invalidate();
         if (!_stopping.IsCancellationRequested)
         {
             var probing = Task.Run(() => ProbeWhileOpenAsync(breaker));
@@ -96,8 +79,8 @@ internal sealed partial class MasterBreakers : IAsyncDisposable
     /// <summary>Probes every open breaker now: a fresh multiplexer, or a new topology, may serve them.</summary>
     public void ProbeNow()
     {
-        Volatile.Write(ref _owners, null);
-        Interlocked.Exchange(ref _wake, NewWake()).TrySetResult();
+        _map.Invalidate();
+        Wake();
     }
 
     // Idempotent (the container disposes the store once per service it is registered as); the
@@ -110,74 +93,9 @@ internal sealed partial class MasterBreakers : IAsyncDisposable
 
     private static TaskCompletionSource NewWake() => new(TaskCreationOptions.RunContinuationsAsynchronously);
 
-    private IEnumerable<MasterBreaker> All() => _masters.Values.Append(NoConnection);
+    private IEnumerable<MasterBreaker> All() => _map.Masters.Append(NoConnection);
 
-    /// <summary>
-    /// Rebuilds the map for <paramref name="multiplexer"/>, carrying over what <paramref name="current"/>
-    /// (or the last map) knows; while another caller rebuilds it, or the views cannot be read, the
-    /// last map goes on serving, so that no decision falls back to the breaker of "no connection".
-    /// </summary>
-    private SlotOwners? Refresh(IConnectionMultiplexer multiplexer, SlotOwners? current)
-    {
-        var previous = current ?? _last;
-        if (Interlocked.CompareExchange(ref _refreshing, 1, 0) != 0)
-        {
-            return previous;
-        }
-
-        var now = _time.GetTimestamp();
-        try
-        {
-            Watch(multiplexer);
-            var built = SlotOwners.Build(multiplexer, name => _masters.GetOrAdd(name, _newBreaker), _moved, previous, now + ToTimestamp(MapLifetime));
-            Publish(built);
-            return built;
-        }
-        catch (Exception ex) when (ex is RedisException or ObjectDisposedException or ArgumentException or NotSupportedException)
-        {
-            // A multiplexer being closed, or not yet able to say: the last map, retried shortly.
-            var reused = previous?.For(multiplexer, now + ToTimestamp(RetryAfterFailedRefresh));
-            Publish(reused);
-            return reused;
-        }
-        finally
-        {
-            Volatile.Write(ref _refreshing, 0);
-        }
-    }
-
-    private void Publish(SlotOwners? owners)
-    {
-        Volatile.Write(ref _owners, owners);
-        if (owners is not null)
-        {
-            Volatile.Write(ref _last, owners);
-        }
-    }
-
-    private long ToTimestamp(TimeSpan span) => (long)(span.TotalSeconds * _time.TimestampFrequency);
-
-    /// <summary>Follows the topology changes <paramref name="multiplexer"/> reports; once per multiplexer, whose own views start afresh.</summary>
-    private void Watch(IConnectionMultiplexer multiplexer)
-    {
-        if (ReferenceEquals(Interlocked.Exchange(ref _watched, multiplexer), multiplexer))
-        {
-            return;
-        }
-
-        _moved.Clear();
-        multiplexer.ConfigurationChanged += (_, _) => ProbeNow();
-        multiplexer.ConnectionRestored += (_, _) => ProbeNow();
-        multiplexer.HashSlotMoved += (_, moved) =>
-        {
-            if (moved.NewEndPoint.ToString() is { } owner)
-            {
-                _moved[moved.HashSlot] = owner;
-            }
-
-            ProbeNow();
-        };
-    }
+    private void Wake() => Interlocked.Exchange(ref _wake, NewWake()).TrySetResult();
 
     private async Task ProbeWhileOpenAsync(MasterBreaker breaker)
     {
@@ -187,7 +105,7 @@ internal sealed partial class MasterBreakers : IAsyncDisposable
             var hastened = !breaker.IsFlapping;
             while (breaker.IsOpen)
             {
-                var waited = Task.Delay(delay, _time, _stopping.Token);
+                var waited = Task.Delay(delay, _stopping.Token);
                 await (hastened ? Task.WhenAny(waited, Volatile.Read(ref _wake).Task) : waited).ConfigureAwait(false);
                 hastened = true;
                 _stopping.Token.ThrowIfCancellationRequested();
@@ -208,7 +126,7 @@ internal sealed partial class MasterBreakers : IAsyncDisposable
                 {
                     if (ReferenceEquals(breaker, NoConnection))
                     {
-                        Volatile.Write(ref _owners, null); // connected: learn the masters now
+                        _map.Invalidate(); // connected: learn the masters now
                     }
 
                     Log.BreakerClosed(_logger, breaker.Name, breaker.Close().TotalMilliseconds, "a probe was answered");
@@ -235,8 +153,7 @@ internal sealed partial class MasterBreakers : IAsyncDisposable
             return true;
         }
 
-        var owners = Volatile.Read(ref _owners) ?? (Volatile.Read(ref _watched) is { } multiplexer ? Refresh(multiplexer, current: null) : null);
-        if (owners is null)
+        if (_map.Current is not { } owners)
         {
             return false;
         }

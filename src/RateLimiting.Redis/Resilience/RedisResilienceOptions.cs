@@ -1,4 +1,5 @@
 using RateLimiting.Redis.Store;
+
 namespace RateLimiting.Redis.Resilience;
 
 /// <summary>

@@ -1,10 +1,12 @@
+using NodaTime;
+using RateLimiting.Redis.Connection;
 using StackExchange.Redis;
 
 namespace RateLimiting.Redis.Resilience;
 
 /// <summary>
 /// Which master's breaker guards each slot, as one multiplexer sees the cluster: an array lookup
-/// per decision, an immutable snapshot that <see cref="MasterBreakers"/> replaces when it expires
+/// per decision, an immutable snapshot that <see cref="BreakerMap"/> replaces when it expires
 /// or the topology changes. A stale entry costs little: the probe of the breaker it names is
 /// routed by the client's current view, and so closes that breaker once the slots are served
 /// elsewhere.
@@ -14,7 +16,7 @@ internal sealed class SlotOwners
     private readonly MasterBreaker?[] _bySlot;
     private readonly MasterBreaker? _standalone;
 
-    private SlotOwners(IConnectionMultiplexer multiplexer, long expiresAt, MasterBreaker?[] bySlot, MasterBreaker? standalone)
+    private SlotOwners(IConnectionMultiplexer multiplexer, Instant expiresAt, MasterBreaker?[] bySlot, MasterBreaker? standalone)
     {
         Multiplexer = multiplexer;
         ExpiresAt = expiresAt;
@@ -24,8 +26,8 @@ internal sealed class SlotOwners
 
     public IConnectionMultiplexer Multiplexer { get; }
 
-    /// <summary>Gets the timestamp after which the map is rebuilt.</summary>
-    public long ExpiresAt { get; }
+    /// <summary>Gets the instant after which the map is rebuilt.</summary>
+    public Instant ExpiresAt { get; }
 
     /// <summary>The breaker of the master that owns <paramref name="slot"/> (-1 on a standalone server); null when none is known.</summary>
     public MasterBreaker? For(int slot) => slot < 0 ? _standalone : _bySlot[slot];
@@ -51,7 +53,7 @@ internal sealed class SlotOwners
     /// owner in <paramref name="previous"/>: a fresh multiplexer may not have asked every node yet,
     /// and a breaker must not lose its slots (and open again from nothing) for want of a view.
     /// </summary>
-    public static SlotOwners Build(IConnectionMultiplexer multiplexer, Func<string, MasterBreaker> breakerOf, IEnumerable<KeyValuePair<int, string>> moved, SlotOwners? previous, long expiresAt)
+    public static SlotOwners Build(IConnectionMultiplexer multiplexer, Func<string, MasterBreaker> breakerOf, IEnumerable<KeyValuePair<int, string>> moved, SlotOwners? previous, Instant expiresAt)
     {
         var bySlot = previous is null ? new MasterBreaker?[SlotCoverage.ClusterSlots] : (MasterBreaker?[])previous._bySlot.Clone();
         var views = SlotCoverage.ClusterConfigurationsOf(multiplexer).ToList();
@@ -99,7 +101,7 @@ internal sealed class SlotOwners
     }
 
     /// <summary>The same owners for <paramref name="multiplexer"/>, until <paramref name="expiresAt"/>: when its views cannot be read yet.</summary>
-    public SlotOwners For(IConnectionMultiplexer multiplexer, long expiresAt) => new(multiplexer, expiresAt, _bySlot, _standalone);
+    public SlotOwners For(IConnectionMultiplexer multiplexer, Instant expiresAt) => new(multiplexer, expiresAt, _bySlot, _standalone);
 
     private static bool IsConnected(IConnectionMultiplexer multiplexer, System.Net.EndPoint endpoint)
     {

@@ -3,6 +3,7 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using RateLimiting.Redis.Connection;
 using RateLimiting.Store;
+using RateLimiting.Time;
 
 namespace RateLimiting.Redis.Store;
 
@@ -15,7 +16,11 @@ public sealed class RedisRateLimitStore : IRateLimitStore, IAsyncDisposable
 {
     private static readonly RedisScript Script = RedisScript.FromResource("RateLimiting.Redis.sliding-window.lua");
 
+    /// <summary>A read-only decision: exercises the connection, the script and one slot, and writes nothing.</summary>
+    private static readonly RateLimitRequest Probe = new("health", "probe", 1, TimeSpan.FromSeconds(1), Cost: 0);
+
     private readonly RedisConnection _connection;
+    private readonly bool _ownsConnection;
     private readonly RedisKeyLayout _keys;
     private readonly NodaTime.IClock? _clock;
 
@@ -23,35 +28,34 @@ public sealed class RedisRateLimitStore : IRateLimitStore, IAsyncDisposable
     /// <param name="options">The connection and key options.</param>
     /// <param name="loggerFactory">Logs connection events; none when <see langword="null"/>.</param>
     public RedisRateLimitStore(RedisStoreOptions options, ILoggerFactory? loggerFactory = null)
+        : this(CreateConnection(options, loggerFactory), options, ownsConnection: true)
     {
-        ArgumentNullException.ThrowIfNull(options);
-        if (options.Configuration is null && options.ConnectionFactory is null)
-        {
-            throw new ArgumentException($"Set {nameof(RedisStoreOptions.Configuration)} or {nameof(RedisStoreOptions.ConnectionFactory)}.", nameof(options));
-        }
+    }
 
-        _connection = new RedisConnection(options, (loggerFactory ?? NullLoggerFactory.Instance).CreateLogger<RedisRateLimitStore>());
+    /// <summary>Creates a store on a connection the container owns (and shares with the health check).</summary>
+    internal RedisRateLimitStore(RedisConnection connection, RedisStoreOptions options)
+        : this(connection, options, ownsConnection: false)
+    {
+    }
+
+    private RedisRateLimitStore(RedisConnection connection, RedisStoreOptions options, bool ownsConnection)
+    {
+        _connection = connection;
+        _ownsConnection = ownsConnection;
         _keys = new RedisKeyLayout(options.KeyPrefix);
         _clock = options.Clock;
     }
 
-    /// <summary>A read-only decision: exercises the connection, the script and one slot, and writes nothing.</summary>
-    private static readonly RateLimitRequest Probe = new("health", "probe", 1, TimeSpan.FromSeconds(1), Cost: 0);
-
-    /// <summary>Gets the connection, for health checks, telemetry and tests.</summary>
-    internal RedisConnection Connection => _connection;
-
     /// <summary>Asks Redis a question that changes nothing; the connection records how it went.</summary>
-    internal async Task<bool> ProbeAsync(CancellationToken cancellationToken)
+    internal async Task ProbeAsync(CancellationToken cancellationToken)
     {
         try
         {
             await DecideAsync(Probe, cancellationToken).ConfigureAwait(false);
-            return true;
         }
         catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
         {
-            return false;
+            // Recorded by the connection's health.
         }
     }
 
@@ -74,5 +78,16 @@ public sealed class RedisRateLimitStore : IRateLimitStore, IAsyncDisposable
     }
 
     /// <inheritdoc />
-    public ValueTask DisposeAsync() => _connection.DisposeAsync();
+    public ValueTask DisposeAsync() => _ownsConnection ? _connection.DisposeAsync() : ValueTask.CompletedTask;
+
+    private static RedisConnection CreateConnection(RedisStoreOptions options, ILoggerFactory? loggerFactory)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        if (options.Configuration is null && options.ConnectionFactory is null)
+        {
+            throw new ArgumentException($"Set {nameof(RedisStoreOptions.Configuration)} or {nameof(RedisStoreOptions.ConnectionFactory)}.", nameof(options));
+        }
+
+        return new RedisConnection(options, (loggerFactory ?? NullLoggerFactory.Instance).CreateLogger<RedisRateLimitStore>(), MonotonicClock.Instance, meterFactory: null);
+    }
 }

@@ -1,5 +1,6 @@
 using RateLimiting.Policies;
 using RateLimiting.Store;
+
 namespace RateLimiting.Limiter;
 
 /// <summary>The in-memory store behind <see cref="FailureMode.LocalFallback"/>, one per application.</summary>

@@ -68,7 +68,7 @@ internal sealed partial class PolicyDecider
             try
             {
                 decision = await _store.DecideAsync(request, cancellationToken).ConfigureAwait(false);
-                _metrics?.StoreCalled(Name, askedAt, succeeded: true, "success");
+                _metrics?.StoreCalled(Name, askedAt, "success");
                 if (Volatile.Read(ref _failing) != 0 && Interlocked.Exchange(ref _failing, 0) != 0)
                 {
                     Log.FailureModeLeft(_logger, Name);
@@ -78,7 +78,7 @@ internal sealed partial class PolicyDecider
             }
             catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
             {
-                _metrics?.StoreCalled(Name, askedAt, succeeded: true, "canceled");
+                _metrics?.StoreCalled(Name, askedAt, "canceled");
                 activity?.SetTag(RateLimitingMetrics.OutcomeTag, "canceled");
                 throw;
             }
@@ -90,7 +90,7 @@ internal sealed partial class PolicyDecider
                     RateLimitStoreUnavailableException => "unavailable",
                     _ => "error",
                 };
-                _metrics?.StoreCalled(Name, askedAt, succeeded: false, outcome);
+                _metrics?.StoreCalled(Name, askedAt, outcome);
                 activity?.SetStatus(ActivityStatusCode.Error, outcome);
                 // Once per outage at Warning, so that a storm of failed decisions does not flood the logs.
                 if (Interlocked.Exchange(ref _failing, 1) == 0)

@@ -1,4 +1,5 @@
 using RateLimiting.Policies;
+
 namespace RateLimiting.Limiter;
 
 /// <summary>Who made a decision.</summary>

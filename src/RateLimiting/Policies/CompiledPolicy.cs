@@ -1,4 +1,5 @@
 using RateLimiting.AspNetCore;
+
 namespace RateLimiting.Policies;
 
 /// <summary>A policy's options with its partition sources parsed, as validated at start-up or reload.</summary>

@@ -1,4 +1,5 @@
 using RateLimiting.Policies;
+
 namespace RateLimiting.Store;
 
 /// <summary>

@@ -2,8 +2,8 @@ using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Mvc.Testing;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using NodaTime.Testing;
 using RateLimiting.Redis.Tests.Infrastructure;
-using RateLimiting.Tests.Infrastructure;
 
 namespace RateLimiting.Redis.Tests.AspNetCore;
 

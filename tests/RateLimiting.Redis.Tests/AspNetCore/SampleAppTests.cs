@@ -1,6 +1,7 @@
 using System.Net;
+using NodaTime;
+using NodaTime.Testing;
 using RateLimiting.Redis.Tests.Infrastructure;
-using RateLimiting.Tests.Infrastructure;
 
 namespace RateLimiting.Redis.Tests.AspNetCore;
 
@@ -15,7 +16,7 @@ public sealed class SampleAppTests
     [Fact]
     public async Task Hello_PermitLimitReached_ExactlyNSuccessesThen429WithExactHeaders()
     {
-        var clock = FakeClock.StartingNow();
+        var clock = new FakeClock(SystemClock.Instance.GetCurrentInstant());
         // The over-limit cache counts real time, not the fake clock's.
         await using var app = new SampleApp(_cluster, new() { [PermitLimit] = "5", ["RateLimiting:OverLimitCache"] = "false" }, clock: clock);
         using var client = ClientWithKey(app, "alice");
@@ -29,7 +30,7 @@ public sealed class SampleAppTests
         }
 
         using var rejected = await client.GetAsync("/api/hello");
-        clock.Advance(TimeSpan.FromMinutes(10));
+        clock.Advance(Duration.FromMinutes(10));
         using var later = await client.GetAsync("/api/hello");
 
         Assert.Equal(HttpStatusCode.TooManyRequests, rejected.StatusCode);

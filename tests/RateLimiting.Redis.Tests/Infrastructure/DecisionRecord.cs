@@ -1,4 +1,5 @@
 using RateLimiting.Limiter;
+
 namespace RateLimiting.Redis.Tests.Infrastructure;
 
 /// <summary>One decision of a <see cref="DecisionLoad"/>: who answered, how long it took, and when it started.</summary>

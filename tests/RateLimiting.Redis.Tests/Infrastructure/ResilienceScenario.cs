@@ -7,6 +7,7 @@ using RateLimiting.Policies;
 using RateLimiting.Redis.Connection;
 using RateLimiting.Redis.Store;
 using RateLimiting.Store;
+using RateLimiting.Time;
 
 namespace RateLimiting.Redis.Tests.Infrastructure;
 
@@ -31,9 +32,10 @@ internal sealed class ResilienceScenario : IAsyncDisposable
         StoreOptions = storeOptions;
         PolicyOptions = policyOptions;
         Keys = new RedisKeyLayout(storeOptions.KeyPrefix);
-        Store = new RedisRateLimitStore(storeOptions, new LoggerFactory([Logs]));
-        Store.Connection.Reconnected += reason => _reconnects.Enqueue((Stopwatch.GetTimestamp(), reason));
-        Store.Connection.ReconnectDeclined += reason => _reconnects.Enqueue((Stopwatch.GetTimestamp(), "declined_" + reason));
+        Connection = new RedisConnection(storeOptions, new LoggerFactory([Logs]).CreateLogger<RedisRateLimitStore>(), MonotonicClock.Instance, meterFactory: null);
+        Connection.Supervisor.Reconnected += reason => _reconnects.Enqueue((Stopwatch.GetTimestamp(), reason));
+        Connection.Supervisor.ReconnectDeclined += reason => _reconnects.Enqueue((Stopwatch.GetTimestamp(), "declined_" + reason));
+        Store = new RedisRateLimitStore(Connection, storeOptions);
         CountingStore = new CountingStore(Store);
         Decider = new PolicyDecider(Policy, () => PolicyOptions, CountingStore, _fallback, overLimitCache: null, metrics: null, NullLogger.Instance);
     }
@@ -54,10 +56,11 @@ internal sealed class ResilienceScenario : IAsyncDisposable
 
     public RedisKeyLayout Keys { get; }
 
-    /// <summary>The store under test; its <see cref="RedisRateLimitStore.Connection"/> is the resilience layer.</summary>
+    /// <summary>The store under test, on <see cref="Connection"/>.</summary>
     public RedisRateLimitStore Store { get; }
 
-    public RedisConnection Connection => Store.Connection;
+    /// <summary>The resilience layer under test.</summary>
+    public RedisConnection Connection { get; }
 
     /// <summary>The store as the decider sees it, counting the errors the failure mode answered.</summary>
     public CountingStore CountingStore { get; }
@@ -224,7 +227,7 @@ internal sealed class ResilienceScenario : IAsyncDisposable
     {
         try
         {
-            await Store.DisposeAsync();
+            await Connection.DisposeAsync();
             _fallback.Dispose();
         }
         finally

@@ -8,7 +8,7 @@ using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Logging;
-using RateLimiting.Redis.Store;
+using RateLimiting.Redis.Connection;
 using RateLimiting.Redis.Tests.AspNetCore;
 using RateLimiting.Redis.Tests.Infrastructure;
 using RateLimiting.Telemetry;
@@ -95,7 +95,7 @@ public sealed class ObservabilityTests
         var measurements = new ConcurrentQueue<(string Instrument, object Value, KeyValuePair<string, object?>[] Tags)>();
         await using var app = await TestApp.StartAsync(_cluster, settings, Map("p"), services => services.AddHealthChecks().AddRedisSlidingWindowLimiter());
         using var meters = ListenToMeters(app, measurements);
-        var breakers = app.Services.GetRequiredService<RedisRateLimitStore>().Connection.Breakers;
+        var breakers = app.Services.GetRequiredService<RedisConnection>().Breakers;
 
         await Poll.UntilAsync(async () => await app.GetAsync("/limited"), _ => breakers.OpenCount > 0, TimeSpan.FromSeconds(30));
         var status = await app.GetAsync("/limited");

@@ -52,10 +52,10 @@ public sealed class BlackHoleTests : ResilienceScenarioTests
         cluster.Proxy.BlackHole(victim.Port);
         var faultAt = Stopwatch.GetTimestamp(); // a decision started after this sends into the black hole
         await Task.Delay(Observation); // the observation period: the fault lasts this long
-        var health = await new RedisRateLimitingHealthCheck(Scenario.Store, Options.Create(new RedisRateLimitingOptions()))
+        var health = await new RedisRateLimitingHealthCheck(Scenario.Store, Scenario.Connection, Options.Create(new RedisRateLimitingOptions()))
             .CheckHealthAsync(new HealthCheckContext());
         var repairedAt = Stopwatch.GetTimestamp();
-        var reconnectsDuringFault = Scenario.Connection.Reconnects;
+        var reconnectsDuringFault = Scenario.Connection.Supervisor.Reconnects;
         cluster.Proxy.Restore();
         var recovered = await Scenario.WaitUntilStoreBackedAsync(partitions[1], RecoveryDeadline, repairedAt);
         var records = await load.StopAsync();

@@ -108,7 +108,7 @@ public sealed class BreakerTests : ResilienceScenarioTests
         }
 
         var openings = Scenario.Connection.Breakers.Openings - openingsWhileHealthy;
-        var swaps = Scenario.Connection.Reconnects;
+        var swaps = Scenario.Connection.Supervisor.Reconnects;
         var recovered = await Scenario.WaitUntilStoreBackedAsync(probes, RecoveryDeadline, Stopwatch.GetTimestamp());
         var records = await load.StopAsync();
 

@@ -97,7 +97,7 @@ public sealed class FailoverTests : ResilienceScenarioTests
             ("rejoined_ms", rejoined),
             ("failure_mode_decisions", victimFailureMode),
             ("other_masters_failure_mode_decisions", othersFailureMode),
-            ("reconnects", Scenario.Connection.Reconnects),
+            ("reconnects", Scenario.Connection.Supervisor.Reconnects),
             ("store_errors", Scenario.CountingStore.Errors),
             ("store_error_kinds", Scenario.CountingStore.ErrorSummary(killedAt)),
             ("decisions_after_kill", afterKill.Length),

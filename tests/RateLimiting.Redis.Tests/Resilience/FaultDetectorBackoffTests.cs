@@ -1,5 +1,6 @@
+using NodaTime;
+using NodaTime.Testing;
 using RateLimiting.Redis.Resilience;
-using RateLimiting.Redis.Tests.Infrastructure;
 
 namespace RateLimiting.Redis.Tests.Resilience;
 
@@ -12,7 +13,7 @@ public sealed class FaultDetectorBackoffTests
 {
     private static readonly TimeSpan Step = TimeSpan.FromMilliseconds(100);
 
-    private readonly ManualTimeProvider _time = new();
+    private readonly FakeClock _clock = new(Instant.FromUtc(2026, 1, 1, 0, 0));
     private readonly RedisResilienceOptions _options = new()
     {
         MovedLoopThreshold = 3,
@@ -26,7 +27,7 @@ public sealed class FaultDetectorBackoffTests
     public void RecordFault_SuccessesAmidPersistentFaults_IntervalsStillDouble()
     {
         // Arrange
-        var detector = new FaultDetector(_options, _time);
+        var detector = new FaultDetector(_options, _clock);
         Assert.NotNull(TripMovedLoop(detector));
 
         // Act: every step, one call succeeds and three loop, as while a reconnect cannot help.
@@ -41,14 +42,14 @@ public sealed class FaultDetectorBackoffTests
     public void RecordFault_FaultsPauseAfterASuccess_BackoffStartsAgainFromTheMinimum()
     {
         // Arrange: two reconnects in a row, so the next interval would be doubled.
-        var detector = new FaultDetector(_options, _time);
+        var detector = new FaultDetector(_options, _clock);
         Assert.NotNull(TripMovedLoop(detector));
         NextIntervals(detector, count: 1, succeedEveryStep: false);
 
         // Act: the fresh multiplexer works, the faults stop for longer than the doubled interval,
         // then a new fault episode starts.
         detector.RecordSuccess();
-        _time.Advance(TimeSpan.FromSeconds(13));
+        _clock.Advance(Duration.FromSeconds(13));
         var reason = TripMovedLoop(detector);
         var intervals = NextIntervals(detector, count: 1, succeedEveryStep: false);
 
@@ -64,7 +65,7 @@ public sealed class FaultDetectorBackoffTests
         var sinceLast = TimeSpan.Zero;
         while (intervals.Count < count)
         {
-            _time.Advance(Step);
+            _clock.Advance(Duration.FromTimeSpan(Step));
             sinceLast += Step;
             if (succeedEveryStep)
             {

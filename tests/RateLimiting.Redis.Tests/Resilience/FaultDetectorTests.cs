@@ -1,11 +1,12 @@
+using NodaTime;
+using NodaTime.Testing;
 using RateLimiting.Redis.Resilience;
-using RateLimiting.Redis.Tests.Infrastructure;
 
 namespace RateLimiting.Redis.Tests.Resilience;
 
 public sealed class FaultDetectorTests
 {
-    private readonly ManualTimeProvider _time = new();
+    private readonly FakeClock _clock = new(Instant.FromUtc(2026, 1, 1, 0, 0));
     private readonly RedisResilienceOptions _options = new()
     {
         MovedLoopThreshold = 3,
@@ -15,7 +16,7 @@ public sealed class FaultDetectorTests
         MaxReconnectInterval = TimeSpan.FromSeconds(30),
     };
 
-    private FaultDetector NewDetector() => new(_options, _time);
+    private FaultDetector NewDetector() => new(_options, _clock);
 
     [Fact]
     public void RecordFault_MovedLoopsReachThreshold_AsksForOneReconnect()
@@ -40,7 +41,7 @@ public sealed class FaultDetectorTests
 
         detector.RecordFault(RedisFaultKind.MovedLoop);
         detector.RecordFault(RedisFaultKind.MovedLoop);
-        _time.Advance(TimeSpan.FromSeconds(11));
+        _clock.Advance(Duration.FromSeconds(11));
         var afterWindow = detector.RecordFault(RedisFaultKind.MovedLoop);
 
         Assert.Null(afterWindow);
@@ -52,9 +53,9 @@ public sealed class FaultDetectorTests
         var detector = NewDetector();
 
         var start = detector.RecordFault(RedisFaultKind.Connection);
-        _time.Advance(TimeSpan.FromSeconds(4));
+        _clock.Advance(Duration.FromSeconds(4));
         var before = detector.RecordFault(RedisFaultKind.Timeout);
-        _time.Advance(TimeSpan.FromSeconds(1));
+        _clock.Advance(Duration.FromSeconds(1));
         var after = detector.RecordFault(RedisFaultKind.Connection);
 
         Assert.Null(start);
@@ -68,7 +69,7 @@ public sealed class FaultDetectorTests
         var detector = NewDetector();
 
         detector.RecordFault(RedisFaultKind.Connection);
-        _time.Advance(TimeSpan.FromSeconds(6));
+        _clock.Advance(Duration.FromSeconds(6));
         var afterPause = detector.RecordFault(RedisFaultKind.Connection);
 
         Assert.Null(afterPause);
@@ -84,7 +85,7 @@ public sealed class FaultDetectorTests
 
         while (intervals.Count < 6)
         {
-            _time.Advance(TimeSpan.FromMilliseconds(500));
+            _clock.Advance(Duration.FromMilliseconds(500));
             sinceLast += TimeSpan.FromMilliseconds(500);
             if (TripMovedLoop(detector) is not null)
             {
@@ -105,7 +106,7 @@ public sealed class FaultDetectorTests
     {
         var detector = NewDetector();
         Assert.NotNull(TripMovedLoop(detector));
-        _time.Advance(TimeSpan.FromSeconds(7));
+        _clock.Advance(Duration.FromSeconds(7));
         detector.RecordSuccess();
 
         var next = TripMovedLoop(detector);

@@ -1,11 +1,12 @@
+using NodaTime;
+using NodaTime.Testing;
 using RateLimiting.Redis.Resilience;
-using RateLimiting.Redis.Tests.Infrastructure;
 
 namespace RateLimiting.Redis.Tests.Resilience;
 
 public sealed class MasterBreakerTests
 {
-    private readonly ManualTimeProvider _time = new();
+    private readonly FakeClock _clock = new(Instant.FromUtc(2026, 1, 1, 0, 0));
     private readonly RedisResilienceOptions _options = new()
     {
         BreakerFailureThreshold = 3,
@@ -31,12 +32,12 @@ public sealed class MasterBreakerTests
     public void RecordFailure_CallsSentTogether_DoNotOpenUntilTheFailuresSpanLonger()
     {
         var breaker = NewBreaker();
-        var sent = _time.GetTimestamp();
+        var sent = _clock.GetCurrentInstant();
 
         // The calls in flight on one dropped connection: many, all sent within the same moment.
         var together = Enumerable.Range(0, 20).Select(_ => breaker.RecordFailure(sent, () => "connection errors")).ToArray();
-        _time.Advance(TimeSpan.FromMilliseconds(100));
-        var later = breaker.RecordFailure(_time.GetTimestamp(), () => "connection errors");
+        _clock.Advance(Duration.FromMilliseconds(100));
+        var later = breaker.RecordFailure(_clock.GetCurrentInstant(), () => "connection errors");
 
         Assert.All(together, Assert.False);
         Assert.True(later);
@@ -60,7 +61,7 @@ public sealed class MasterBreakerTests
     public void Close_AfterOpening_ReportsHowLongItWasOpenAndCountsAfresh()
     {
         var breaker = OpenBreaker();
-        _time.Advance(TimeSpan.FromMilliseconds(300));
+        _clock.Advance(Duration.FromMilliseconds(300));
 
         var openFor = breaker.Close();
 
@@ -77,7 +78,7 @@ public sealed class MasterBreakerTests
         for (var reopening = 0; reopening < 8; reopening++)
         {
             breaker.Close();
-            _time.Advance(TimeSpan.FromSeconds(1)); // flapping: back within the maximum interval
+            _clock.Advance(Duration.FromSeconds(1)); // flapping: back within the maximum interval
             Open(breaker);
             delays.Add(breaker.FirstProbeDelay());
         }
@@ -91,10 +92,10 @@ public sealed class MasterBreakerTests
     {
         var breaker = OpenBreaker();
         breaker.Close();
-        _time.Advance(TimeSpan.FromSeconds(1));
+        _clock.Advance(Duration.FromSeconds(1));
         Open(breaker);
         breaker.Close();
-        _time.Advance(TimeSpan.FromSeconds(9)); // longer than BreakerMaxProbeInterval
+        _clock.Advance(Duration.FromSeconds(9)); // longer than BreakerMaxProbeInterval
 
         Open(breaker);
 
@@ -112,7 +113,7 @@ public sealed class MasterBreakerTests
         Assert.True(delays.Distinct().Count() > 1, "The probes are not jittered.");
     }
 
-    private MasterBreaker NewBreaker() => new("127.0.0.1:7000", _options, _time);
+    private MasterBreaker NewBreaker() => new("127.0.0.1:7000", _options, _clock);
 
     private MasterBreaker OpenBreaker()
     {
@@ -134,7 +135,7 @@ public sealed class MasterBreakerTests
     /// <summary>A failed decision sent 60 ms after the previous one: three span 120 ms.</summary>
     private bool Fail(MasterBreaker breaker)
     {
-        _time.Advance(TimeSpan.FromMilliseconds(60));
-        return breaker.RecordFailure(_time.GetTimestamp(), () => "timeouts");
+        _clock.Advance(Duration.FromMilliseconds(60));
+        return breaker.RecordFailure(_clock.GetCurrentInstant(), () => "timeouts");
     }
 }

@@ -69,7 +69,7 @@ public sealed class MovedLoopTests : ResilienceScenarioTests
     {
         var cluster = scenario.Cluster;
         var probes = partitions.Select(onMaster => onMaster[0]).ToArray();
-        var before = scenario.Connection.Current!;
+        var before = scenario.Connection.Supervisor.Current!;
         var misroute = cluster.EachMasterToTheNext(masters);
         var connectionsBefore = cluster.Proxy.AcceptedConnections;
         await using var load = DecisionLoad.Start(scenario.Decider, [.. partitions.SelectMany(p => p)], Callers, CallerPause);
@@ -100,7 +100,7 @@ public sealed class MovedLoopTests : ResilienceScenarioTests
             ("client", RedisClient.Version),
             ("recover_ms", recovered),
             ("failure_mode_decisions", failureMode),
-            ("reconnects", scenario.Connection.Reconnects),
+            ("reconnects", scenario.Connection.Supervisor.Reconnects),
             ("reconnect_log", scenario.ReconnectSummary(faultAt)),
             ("store_errors", scenario.CountingStore.Errors),
             ("store_error_kinds", scenario.CountingStore.ErrorSummary(faultAt)),
@@ -109,7 +109,7 @@ public sealed class MovedLoopTests : ResilienceScenarioTests
             ("control_calls", outcomes.Count),
             ("control_outcomes", string.Join(',', outcomes.GroupBy(o => o.Outcome).Select(g => $"{g.Key}:{g.Count()}"))),
             ("proxy_connections", cluster.Proxy.AcceptedConnections),
-            ("generations", scenario.Connection.Current?.Number)));
+            ("generations", scenario.Connection.Supervisor.Current?.Number)));
 
         Assert.All(records, r => Assert.Null(r.Error));
         DecisionAssert.AnsweredByStore([.. records.Where(r => r.StartedAt > recoveredAt)], scenario.CountingStore, _ => true, recoveredAt, long.MaxValue, "After recovery");
@@ -118,15 +118,15 @@ public sealed class MovedLoopTests : ResilienceScenarioTests
             // The client reconnected the misrouted connections (the proxy saw them come), the
             // layer added nothing, and the control healed as well.
             Assert.True(cluster.Proxy.AcceptedConnections > connectionsBefore, "No connection was made again: the fault never reached the client.");
-            Assert.Equal(0, scenario.Connection.Reconnects);
-            Assert.Equal(before.Number, scenario.Connection.Current!.Number);
+            Assert.Equal(0, scenario.Connection.Supervisor.Reconnects);
+            Assert.Equal(before.Number, scenario.Connection.Supervisor.Current!.Number);
             Assert.All(lastSweep, outcome => Assert.Equal("ok", outcome));
             return outcomes;
         }
 
         Assert.True(failureMode > 0, "The fault never reached the store's callers.");
-        Assert.Equal(1, scenario.Connection.Reconnects);
-        Assert.Equal(before.Number + 1, scenario.Connection.Current!.Number); // one new multiplexer for 50 callers, none dropped
+        Assert.Equal(1, scenario.Connection.Supervisor.Reconnects);
+        Assert.Equal(before.Number + 1, scenario.Connection.Supervisor.Current!.Number); // one new multiplexer for 50 callers, none dropped
 
         // The control proves the fault real: not one success, still MOVED at the end of the period.
         Assert.DoesNotContain(outcomes, o => o.Outcome == "ok");

@@ -145,9 +145,9 @@ public sealed class NodeReplacementTests : ResilienceScenarioTests
         if (recovered is not null)
         {
             var finished = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
-            Scenario.Connection.Reconnected += _ => finished.TrySetResult("swapped");
-            Scenario.Connection.ReconnectDeclined += _ => finished.TrySetResult("declined");
-            await Poll.UntilAsync(() => Task.FromResult(Scenario.Connection.TryReconnect(Scenario.Connection.Current!, "node_replacement_test")), started => started, Generous);
+            Scenario.Connection.Supervisor.Reconnected += _ => finished.TrySetResult("swapped");
+            Scenario.Connection.Supervisor.ReconnectDeclined += _ => finished.TrySetResult("declined");
+            await Poll.UntilAsync(() => Task.FromResult(Scenario.Connection.Supervisor.TryReconnect(Scenario.Connection.Supervisor.Current!, "node_replacement_test")), started => started, Generous);
             reconnectOutcome = await finished.Task.WaitAsync(RecoveryDeadline);
             reconnectedAt = Stopwatch.GetTimestamp();
             try
@@ -185,7 +185,7 @@ public sealed class NodeReplacementTests : ResilienceScenarioTests
             ("recover_after_forced_reconnect_ms", afterReconnect),
             ("failure_mode_decisions_after_forced_reconnect", records.Count(r => r.StartedAt >= reconnectedAt && r.ByFailureMode)),
             ("failure_mode_decisions", afterStop.Count(r => r.ByFailureMode)),
-            ("reconnects", Scenario.Connection.Reconnects),
+            ("reconnects", Scenario.Connection.Supervisor.Reconnects),
             ("reconnect_log", Scenario.ReconnectSummary(stoppedAt)),
             ("failure_mode_decisions_during_replacement", records.Count(r => r.StartedAt >= replacementStartedAt && r.StartedAt < stoppedAt && r.ByFailureMode)),
             ("store_errors", Scenario.CountingStore.Errors),
@@ -204,7 +204,7 @@ public sealed class NodeReplacementTests : ResilienceScenarioTests
             ("over_admitted", overAdmitted),
             ("lost", lost),
             ("doubled", doubled),
-            ("generations", Scenario.Connection.Current?.Number)));
+            ("generations", Scenario.Connection.Supervisor.Current?.Number)));
 
         Assert.All(records, r => Assert.Null(r.Error));
         Assert.True(recovered is not null, $"Redis did not answer every probe within {RecoveryDeadline.TotalSeconds:0} s of the old nodes stopping.");
@@ -282,7 +282,7 @@ public sealed class NodeReplacementTests : ResilienceScenarioTests
     /// <summary>How many of <paramref name="nodes"/> the store's multiplexer knows as endpoints, and how many it is connected to.</summary>
     private (int Known, int Connected) WhatTheClientSees(IReadOnlyList<AdminNode> nodes)
     {
-        if (Scenario.Connection.Current?.Multiplexer is not { } multiplexer)
+        if (Scenario.Connection.Supervisor.Current?.Multiplexer is not { } multiplexer)
         {
             return (0, 0);
         }

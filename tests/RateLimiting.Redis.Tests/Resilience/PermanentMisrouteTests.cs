@@ -40,7 +40,7 @@ public sealed class PermanentMisrouteTests : ResilienceScenarioTests
         var partitions = Scenario.PartitionsOn(masters, perMaster: 4, "permanent");
         var probes = partitions.Select(onMaster => onMaster[0]).ToArray();
         await Scenario.WaitUntilStoreBackedAsync(probes, Generous, Stopwatch.GetTimestamp());
-        var generationBefore = Scenario.Connection.Current!.Number;
+        var generationBefore = Scenario.Connection.Supervisor.Current!.Number;
         var acceptedBefore = cluster.Proxy.AcceptedConnections;
         await using var load = DecisionLoad.Start(Scenario.Decider, [.. partitions.SelectMany(p => p)], Callers, CallerPause);
         await Poll.UntilAsync(() => Task.FromResult(load.Count), count => count >= 1000, Generous);
@@ -50,9 +50,9 @@ public sealed class PermanentMisrouteTests : ResilienceScenarioTests
         Scenario.CountingStore.Reset(); // count the scenario's errors, not the warm-up's
         cluster.Proxy.SetMode(ProxyMode.MisrouteAll, cluster.EachMasterToTheNext(masters));
         await Task.Delay(Observation); // the observation period over which reconnects are counted
-        var reconnectsDuringFault = Scenario.Connection.Reconnects;
+        var reconnectsDuringFault = Scenario.Connection.Supervisor.Reconnects;
         var attemptsDuringFault = Scenario.ReconnectAttemptsSince(faultAt);
-        var generationsDuringFault = Scenario.Connection.Current!.Number - generationBefore;
+        var generationsDuringFault = Scenario.Connection.Supervisor.Current!.Number - generationBefore;
         var connectionsDuringFault = cluster.Proxy.AcceptedConnections - acceptedBefore;
         var repairedAt = Stopwatch.GetTimestamp();
         cluster.Proxy.Restore();

@@ -109,7 +109,7 @@ public sealed class ReshardingTests : ResilienceScenarioTests
             ("migration_ms", migration),
             ("batches", batches.Length),
             ("failure_mode_decisions", records.Count(r => r.ByFailureMode)),
-            ("reconnects", Scenario.Connection.Reconnects),
+            ("reconnects", Scenario.Connection.Supervisor.Reconnects),
             ("store_errors", Scenario.CountingStore.Errors),
             ("store_error_kinds", Scenario.CountingStore.ErrorSummary(migrationStartedAt)),
             ("decisions", records.Count),
@@ -123,7 +123,7 @@ public sealed class ReshardingTests : ResilienceScenarioTests
 
         Assert.True(Scenario.CountingStore.Errors == 0, string.Join(Environment.NewLine, Scenario.CountingStore.Samples));
         Assert.All(records, r => Assert.True(r.ByStore, $"{r.Partition}: {r.Source} {r.Error}"));
-        Assert.Equal(0, Scenario.Connection.Reconnects);
+        Assert.Equal(0, Scenario.Connection.Supervisor.Reconnects);
         Assert.True(Delta(sourceBefore, sourceAfter, "ASK") > 0, "No caller met an ASK.");
         Assert.True(Delta(sourceBefore, sourceAfter, "TRYAGAIN") > 0, "No caller met a split window (TRYAGAIN).");
         Assert.True(duringMigration > 0);

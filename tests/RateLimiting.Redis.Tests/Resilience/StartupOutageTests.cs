@@ -54,8 +54,8 @@ public sealed class StartupOutageTests : ResilienceScenarioTests
             ("failure_mode_decisions", records.Count(r => r.ByFailureMode)),
             ("decisions_while_down", whileDown.Length),
             ("failure_mode_latency_max_ms", whileDown.Select(r => r.Latency).DefaultIfEmpty().Max()),
-            ("reconnects", Scenario.Connection.Reconnects),
-            ("multiplexers_created", Scenario.Connection.Current?.Number),
+            ("reconnects", Scenario.Connection.Supervisor.Reconnects),
+            ("multiplexers_created", Scenario.Connection.Supervisor.Current?.Number),
             ("store_errors", Scenario.CountingStore.Errors),
             ("store_error_kinds", Scenario.CountingStore.ErrorSummary(createdAt)),
             ("reconnect_log", Scenario.ReconnectSummary(createdAt))));

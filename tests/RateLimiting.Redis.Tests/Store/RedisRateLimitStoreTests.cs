@@ -1,7 +1,8 @@
+using NodaTime;
+using NodaTime.Testing;
 using RateLimiting.Redis.Store;
 using RateLimiting.Redis.Tests.Infrastructure;
 using RateLimiting.Store;
-using RateLimiting.Tests.Infrastructure;
 using StackExchange.Redis;
 
 namespace RateLimiting.Redis.Tests.Store;
@@ -55,7 +56,7 @@ public sealed class RedisRateLimitStoreTests : IAsyncLifetime
     {
         const int Limit = 100;
         var window = TimeSpan.FromMinutes(1);
-        var clock = FakeClock.StartingNow();
+        var clock = new FakeClock(SystemClock.Instance.GetCurrentInstant());
         var instances = new[] { NewInstance(clock), NewInstance(clock), NewInstance(clock) };
         var partition = "exact-" + Guid.NewGuid().ToString("N");
         var admittedPerWindow = new List<int>();
@@ -77,7 +78,7 @@ public sealed class RedisRateLimitStoreTests : IAsyncLifetime
                 return admitted;
             });
             admittedPerWindow.Add((await Task.WhenAll(callers)).Sum());
-            clock.Advance(window);
+            clock.Advance(Duration.FromTimeSpan(window));
         }
 
         Assert.Equal([Limit, Limit, Limit, Limit], admittedPerWindow);
@@ -88,7 +89,7 @@ public sealed class RedisRateLimitStoreTests : IAsyncLifetime
     {
         const int Limit = 1000;
         var window = TimeSpan.FromMinutes(1);
-        var clock = FakeClock.StartingNow();
+        var clock = new FakeClock(SystemClock.Instance.GetCurrentInstant());
         var instances = new[] { NewInstance(clock), NewInstance(clock), NewInstance(clock) };
         var partition = "mixed-" + Guid.NewGuid().ToString("N");
         var admittedPerWindow = new List<int>();
@@ -114,7 +115,7 @@ public sealed class RedisRateLimitStoreTests : IAsyncLifetime
             admittedPerWindow.Add((await Task.WhenAll(callers)).Sum());
             var state = await instances[0].DecideAsync(Request(partition, Limit, window, cost: 0), CancellationToken.None);
             Assert.Equal(0, state.Remaining);
-            clock.Advance(window);
+            clock.Advance(Duration.FromTimeSpan(window));
         }
 
         Assert.Equal([Limit, Limit, Limit], admittedPerWindow);
@@ -263,11 +264,11 @@ public sealed class RedisRateLimitStoreTests : IAsyncLifetime
         var request = Request(partition, 5, TimeSpan.FromMinutes(1));
         await store.DecideAsync(request, CancellationToken.None);
         await store.DecideAsync(request, CancellationToken.None);
-        clock.Advance(TimeSpan.FromSeconds(30));
+        clock.Advance(Duration.FromSeconds(30));
         await store.DecideAsync(request, CancellationToken.None);
         var (entries, totals) = Keys.For(Policy, partition);
         await Database.KeyDeleteAsync(totals).WaitAsync(Generous);
-        clock.Advance(TimeSpan.FromSeconds(35)); // the first two have left the window
+        clock.Advance(Duration.FromSeconds(35)); // the first two have left the window
 
         var decision = await store.DecideAsync(request, CancellationToken.None);
 
@@ -284,14 +285,14 @@ public sealed class RedisRateLimitStoreTests : IAsyncLifetime
         var partition = "upgrade-" + Guid.NewGuid().ToString("N");
         var request = Request(partition, 3, TimeSpan.FromMinutes(1));
         await store.DecideAsync(request, CancellationToken.None);
-        clock.Advance(TimeSpan.FromSeconds(10));
+        clock.Advance(Duration.FromSeconds(10));
         await store.DecideAsync(request, CancellationToken.None);
         var (_, totals) = Keys.For(Policy, partition);
         await Database.HashDeleteAsync(totals, "o").WaitAsync(Generous);
 
         var third = await store.DecideAsync(request, CancellationToken.None);
         var fourth = await store.DecideAsync(request, CancellationToken.None);
-        clock.Advance(TimeSpan.FromSeconds(50));
+        clock.Advance(Duration.FromSeconds(50));
         var afterTheFirstLeft = await store.DecideAsync(request, CancellationToken.None);
 
         Assert.Equal((0, TimeSpan.FromSeconds(50)), (third.Remaining, third.ResetAfter));

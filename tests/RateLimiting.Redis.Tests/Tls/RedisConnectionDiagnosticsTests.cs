@@ -1,5 +1,7 @@
 using System.Net.Sockets;
 using System.Security.Authentication;
+using NodaTime;
+using NodaTime.Testing;
 using RateLimiting.Redis.Diagnostics;
 using RateLimiting.Redis.Store;
 using RateLimiting.Redis.Tests.Infrastructure;
@@ -20,13 +22,13 @@ public sealed class RedisConnectionDiagnosticsTests
     {
         var refused = NoConnection(Failure(ConnectionFailureType.SocketFailure, "SocketFailure on 127.0.0.1:1/Interactive"));
 
-        Assert.Null(RedisConnectionDiagnostics.Diagnose(refused, failureType: null, ssl: false, hasPassword: false, everConnected: false));
+        Assert.Null(RedisSetupDiagnoser.Diagnose(refused, failureType: null, ssl: false, hasPassword: false, everConnected: false));
     }
 
     [Fact]
     public void Diagnose_ResetDuringTheFirstHandshakeWithoutSsl_TlsRequired()
     {
-        var diagnosis = RedisConnectionDiagnostics.Diagnose(Reset(), failureType: null, ssl: false, hasPassword: true, everConnected: false);
+        var diagnosis = RedisSetupDiagnoser.Diagnose(Reset(), failureType: null, ssl: false, hasPassword: true, everConnected: false);
 
         Assert.Equal([RedisSetupProblem.TlsRequired], diagnosis?.Problems);
     }
@@ -36,7 +38,7 @@ public sealed class RedisConnectionDiagnosticsTests
     [InlineData(false, true)]
     public void Diagnose_ResetWithSslOrAfterItWorked_NotASetUpProblem(bool ssl, bool everConnected)
     {
-        Assert.Null(RedisConnectionDiagnostics.Diagnose(Reset(), failureType: null, ssl, hasPassword: true, everConnected));
+        Assert.Null(RedisSetupDiagnoser.Diagnose(Reset(), failureType: null, ssl, hasPassword: true, everConnected));
     }
 
     [Theory]
@@ -46,7 +48,7 @@ public sealed class RedisConnectionDiagnosticsTests
     {
         var failure = NoConnection(Failure(ConnectionFailureType.AuthenticationFailure, "AuthenticationFailure on 127.0.0.1:1/Interactive", new InvalidOperationException("Error: NOAUTH Authentication required.")));
 
-        var diagnosis = RedisConnectionDiagnostics.Diagnose(failure, failureType: null, ssl: true, hasPassword, everConnected: false);
+        var diagnosis = RedisSetupDiagnoser.Diagnose(failure, failureType: null, ssl: true, hasPassword, everConnected: false);
 
         Assert.Equal([Enum.Parse<RedisSetupProblem>(expected)], diagnosis?.Problems);
     }
@@ -56,7 +58,7 @@ public sealed class RedisConnectionDiagnosticsTests
     {
         var failure = Failure(ConnectionFailureType.AuthenticationFailure, "AuthenticationFailure on 127.0.0.1:1/Interactive", new AuthenticationException("protocol version not supported"));
 
-        var diagnosis = RedisConnectionDiagnostics.Diagnose(failure, ConnectionFailureType.AuthenticationFailure, ssl: true, hasPassword: true, everConnected: false);
+        var diagnosis = RedisSetupDiagnoser.Diagnose(failure, ConnectionFailureType.AuthenticationFailure, ssl: true, hasPassword: true, everConnected: false);
 
         Assert.Equal([RedisSetupProblem.TlsHandshakeFailed], diagnosis?.Problems);
         Assert.Equal("protocol version not supported", diagnosis?.Reason);
@@ -68,7 +70,7 @@ public sealed class RedisConnectionDiagnosticsTests
         var rejected = new RedisCertificateRejectedException(RedisCertificateProblems.Untrusted | RedisCertificateProblems.NameMismatch, "wrong.test", sslHostConfigured: true, caConfigured: false, "UntrustedRoot", ["redis.test"]);
         var failure = NoConnection(Failure(ConnectionFailureType.AuthenticationFailure, "AuthenticationFailure on 127.0.0.1:1/Interactive", rejected));
 
-        var diagnosis = RedisConnectionDiagnostics.Diagnose(failure, failureType: null, ssl: true, hasPassword: true, everConnected: false);
+        var diagnosis = RedisSetupDiagnoser.Diagnose(failure, failureType: null, ssl: true, hasPassword: true, everConnected: false);
 
         Assert.Equal([RedisSetupProblem.CertificateUntrusted, RedisSetupProblem.CertificateNameMismatch], diagnosis?.Problems);
         Assert.Same(rejected, diagnosis?.Certificate);
@@ -79,14 +81,14 @@ public sealed class RedisConnectionDiagnosticsTests
     {
         // Arrange
         var logs = new CapturingLoggerProvider();
-        var time = new ManualTimeProvider();
+        var time = new FakeClock(Instant.FromUtc(2026, 1, 1, 0, 0));
         var diagnostics = new RedisConnectionDiagnostics(new RedisStoreOptions { Configuration = "127.0.0.1:1,password=secret" }, logs.CreateLogger("test"), time);
         var failure = NoConnection(Failure(ConnectionFailureType.AuthenticationFailure, "AuthenticationFailure on 127.0.0.1:1/Interactive"));
 
         // Act
         diagnostics.OnFailure(failure);
         diagnostics.OnFailure(failure);
-        time.Advance(TimeSpan.FromSeconds(61));
+        time.Advance(Duration.FromSeconds(61));
         diagnostics.OnFailure(failure);
         diagnostics.OnSuccess();
         diagnostics.OnSuccess();

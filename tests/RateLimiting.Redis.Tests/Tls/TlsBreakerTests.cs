@@ -1,7 +1,7 @@
 using System.Net;
 using Microsoft.Extensions.DependencyInjection;
+using RateLimiting.Redis.Connection;
 using RateLimiting.Redis.Resilience;
-using RateLimiting.Redis.Store;
 using RateLimiting.Redis.Tests.Infrastructure;
 using Xunit.Abstractions;
 
@@ -39,7 +39,7 @@ public sealed class TlsBreakerTests
             ["RateLimiting:Policies:p:FailureMode"] = "FailOpen",
         };
         await using var app = await TlsTestApp.StartAsync(settings, logs);
-        var breakers = app.Services.GetRequiredService<RedisRateLimitStore>().Connection.Breakers;
+        var breakers = app.Services.GetRequiredService<RedisConnection>().Breakers;
         var responses = new List<HttpStatusCode>();
         await Poll.UntilAsync(
             async () =>

@@ -1,4 +1,5 @@
 using RateLimiting.Store;
+
 namespace RateLimiting.Tests.Limiter;
 
 /// <summary>A store that answers what the test says and counts its calls.</summary>

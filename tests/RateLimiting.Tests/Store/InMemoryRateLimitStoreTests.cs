@@ -1,4 +1,5 @@
 using RateLimiting.Store;
+
 namespace RateLimiting.Tests.Store;
 
 public sealed class InMemoryRateLimitStoreTests : RateLimitStoreConformanceTests, IDisposable

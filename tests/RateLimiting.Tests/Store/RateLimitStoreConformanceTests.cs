@@ -1,5 +1,6 @@
+using NodaTime;
+using NodaTime.Testing;
 using RateLimiting.Store;
-using RateLimiting.Tests.Infrastructure;
 
 namespace RateLimiting.Tests.Store;
 
@@ -11,7 +12,7 @@ public abstract class RateLimitStoreConformanceTests
 {
     protected static readonly TimeSpan Window = TimeSpan.FromMinutes(1);
 
-    protected FakeClock Clock { get; } = FakeClock.StartingNow();
+    protected FakeClock Clock { get; } = new FakeClock(SystemClock.Instance.GetCurrentInstant());
 
     /// <summary>A store reading <see cref="Clock"/>.</summary>
     protected abstract IRateLimitStore Store { get; }
@@ -33,7 +34,7 @@ public abstract class RateLimitStoreConformanceTests
             var admitted = await DecideAsync(partition);
             Assert.True(admitted.IsAllowed);
             remaining.Add(admitted.Remaining);
-            Clock.Advance(TimeSpan.FromSeconds(1));
+            Clock.Advance(Duration.FromSeconds(1));
         }
 
         var rejected = await DecideAsync(partition);
@@ -56,11 +57,11 @@ public abstract class RateLimitStoreConformanceTests
             await DecideAsync(partition);
         }
 
-        Clock.Advance(TimeSpan.FromSeconds(40));
+        Clock.Advance(Duration.FromSeconds(40));
         var rejected = await DecideAsync(partition);
-        Clock.Advance(rejected.RetryAfter - TimeSpan.FromMilliseconds(1));
+        Clock.Advance(Duration.FromTimeSpan(rejected.RetryAfter) - Duration.FromMilliseconds(1));
         var stillRejected = await DecideAsync(partition);
-        Clock.Advance(TimeSpan.FromMilliseconds(1));
+        Clock.Advance(Duration.FromMilliseconds(1));
         var admitted = await DecideAsync(partition, cost: 5);
 
         Assert.Equal(TimeSpan.FromSeconds(20), rejected.RetryAfter);
@@ -74,9 +75,9 @@ public abstract class RateLimitStoreConformanceTests
     {
         var partition = NewPartition();
         await DecideAsync(partition, cost: 4, limit: 10);
-        Clock.Advance(TimeSpan.FromSeconds(10));
+        Clock.Advance(Duration.FromSeconds(10));
         await DecideAsync(partition, cost: 4, limit: 10);
-        Clock.Advance(TimeSpan.FromSeconds(10));
+        Clock.Advance(Duration.FromSeconds(10));
 
         var needsOne = await DecideAsync(partition, cost: 4, limit: 10);
         var needsTwo = await DecideAsync(partition, cost: 10, limit: 10);
@@ -141,7 +142,7 @@ public abstract class RateLimitStoreConformanceTests
         var partition = NewPartition();
         await DecideAsync(partition, cost: 5);
 
-        Clock.Advance(Window);
+        Clock.Advance(Duration.FromTimeSpan(Window));
         var admitted = await DecideAsync(partition, cost: 5);
 
         Assert.True(admitted.IsAllowed);

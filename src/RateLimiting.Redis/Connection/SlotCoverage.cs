@@ -1,9 +1,8 @@
 using System.Globalization;
 using System.Net;
-using RateLimiting.Redis.Connection;
 using StackExchange.Redis;
 
-namespace RateLimiting.Redis.Resilience;
+namespace RateLimiting.Redis.Connection;
 
 /// <summary>
 /// How many of the cluster's slots a multiplexer can really serve: one read-only keyed call per
@@ -18,11 +17,11 @@ internal static class SlotCoverage
     private const CommandFlags ProbeFlags = CommandFlags.DemandMaster | CommandFlags.NoRedirect;
 
     /// <summary>The slots whose master answered a probe within <paramref name="timeout"/>; a non-clustered server counts as all of them.</summary>
-    public static async Task<int> MeasureAsync(IConnectionMultiplexer multiplexer, TimeSpan timeout, TimeProvider time)
+    public static async Task<int> MeasureAsync(IConnectionMultiplexer multiplexer, TimeSpan timeout)
     {
         try
         {
-            return await MeasureCoreAsync(multiplexer, timeout, time).ConfigureAwait(false);
+            return await MeasureCoreAsync(multiplexer, timeout).ConfigureAwait(false);
         }
         catch (ObjectDisposedException)
         {
@@ -30,16 +29,16 @@ internal static class SlotCoverage
         }
     }
 
-    private static async Task<int> MeasureCoreAsync(IConnectionMultiplexer multiplexer, TimeSpan timeout, TimeProvider time)
+    private static async Task<int> MeasureCoreAsync(IConnectionMultiplexer multiplexer, TimeSpan timeout)
     {
         var database = multiplexer.GetDatabase();
         var masters = MastersOf(multiplexer);
         if (masters is null)
         {
-            return await AnswersAsync(database.KeyExistsAsync("rl-probe", ProbeFlags), timeout, time).ConfigureAwait(false) ? ClusterSlots : 0;
+            return await AnswersAsync(database.KeyExistsAsync("rl-probe", ProbeFlags), timeout).ConfigureAwait(false) ? ClusterSlots : 0;
         }
 
-        var probes = masters.Select(master => (Slots: master.Slots.Sum(range => range.To - range.From + 1), Answered: AnswersAsync(database.KeyExistsAsync(KeyIn(multiplexer, master.Slots[0]), ProbeFlags), timeout, time))).ToArray();
+        var probes = masters.Select(master => (Slots: master.Slots.Sum(range => range.To - range.From + 1), Answered: AnswersAsync(database.KeyExistsAsync(KeyIn(multiplexer, master.Slots[0]), ProbeFlags), timeout))).ToArray();
         await Task.WhenAll(probes.Select(probe => probe.Answered)).ConfigureAwait(false);
         return probes.Where(probe => probe.Answered.Result).Sum(probe => probe.Slots);
     }
@@ -102,11 +101,11 @@ internal static class SlotCoverage
         return key; // not found: a key elsewhere, whose probe a MOVED fails
     }
 
-    private static async Task<bool> AnswersAsync(Task<bool> call, TimeSpan timeout, TimeProvider time)
+    private static async Task<bool> AnswersAsync(Task<bool> call, TimeSpan timeout)
     {
         try
         {
-            await call.WaitAsync(timeout, time).ConfigureAwait(false);
+            await call.WaitAsync(timeout).ConfigureAwait(false);
             return true;
         }
         catch (Exception ex) when (ex is RedisException or TimeoutException)
