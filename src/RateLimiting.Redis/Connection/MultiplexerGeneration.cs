@@ -6,31 +6,22 @@ using StackExchange.Redis;
 namespace RateLimiting.Redis.Connection;
 
 /// <summary>One multiplexer and the calls in flight on it, so that a replaced one is closed only once they have drained.</summary>
-internal sealed class MultiplexerGeneration
+/// <param name="number">1 for the first multiplexer, counting up.</param>
+/// <param name="multiplexer">The multiplexer.</param>
+/// <param name="owned">Whether the store created it (and so closes it); a <see cref="RedisStoreOptions.ConnectionFactory"/>'s belongs to the application.</param>
+internal sealed class MultiplexerGeneration(int number, IConnectionMultiplexer multiplexer, bool owned)
 {
     private static readonly TimeSpan CloseDeadline = TimeSpan.FromSeconds(5);
 
     private int _inFlight;
+    private Func<int, EndPoint, bool>? _isRoutedTo;
 
-    /// <param name="number">1 for the first multiplexer, counting up.</param>
-    /// <param name="multiplexer">The multiplexer.</param>
-    /// <param name="owned">Whether the store created it (and so closes it); a <see cref="RedisStoreOptions.ConnectionFactory"/>'s belongs to the application.</param>
-    public MultiplexerGeneration(int number, IConnectionMultiplexer multiplexer, bool owned)
-    {
-        Number = number;
-        Multiplexer = multiplexer;
-        Owned = owned;
-        IsRoutedTo = RoutesSlotTo;
-    }
+    public int Number { get; } = number;
 
-    public int Number { get; }
+    public IConnectionMultiplexer Multiplexer { get; } = multiplexer;
 
-    public IConnectionMultiplexer Multiplexer { get; }
-
-    public bool Owned { get; }
-
-    /// <summary>Whether this multiplexer already sends a slot to the named endpoint (so that a MOVED naming it is a loop).</summary>
-    public Func<int, EndPoint, bool> IsRoutedTo { get; }
+    /// <summary>Whether this multiplexer already sends a slot to the named endpoint (so that a MOVED naming it is a loop); one delegate, for the classifier on every fault.</summary>
+    public Func<int, EndPoint, bool> IsRoutedTo => _isRoutedTo ??= RoutesSlotTo;
 
     public int InFlight => Volatile.Read(ref _inFlight);
 
@@ -47,7 +38,7 @@ internal sealed class MultiplexerGeneration
             await Task.Delay(TimeSpan.FromMilliseconds(10)).ConfigureAwait(false);
         }
 
-        if (!Owned)
+        if (!owned)
         {
             return;
         }

@@ -11,23 +11,15 @@ namespace RateLimiting.Redis.Resilience;
 /// routed by the client's current view, and so closes that breaker once the slots are served
 /// elsewhere.
 /// </summary>
-internal sealed class SlotOwners
+internal sealed class SlotOwners(IConnectionMultiplexer multiplexer, Instant expiresAt, MasterBreaker?[] bySlot, MasterBreaker? standalone)
 {
-    private readonly MasterBreaker?[] _bySlot;
-    private readonly MasterBreaker? _standalone;
+    private readonly MasterBreaker?[] _bySlot = bySlot;
+    private readonly MasterBreaker? _standalone = standalone;
 
-    private SlotOwners(IConnectionMultiplexer multiplexer, Instant expiresAt, MasterBreaker?[] bySlot, MasterBreaker? standalone)
-    {
-        Multiplexer = multiplexer;
-        ExpiresAt = expiresAt;
-        _bySlot = bySlot;
-        _standalone = standalone;
-    }
-
-    public IConnectionMultiplexer Multiplexer { get; }
+    public IConnectionMultiplexer Multiplexer { get; } = multiplexer;
 
     /// <summary>Gets the instant after which the map is rebuilt.</summary>
-    public Instant ExpiresAt { get; }
+    public Instant ExpiresAt { get; } = expiresAt;
 
     /// <summary>The breaker of the master that owns <paramref name="slot"/> (-1 on a standalone server); null when none is known.</summary>
     public MasterBreaker? For(int slot) => slot < 0 ? _standalone : _bySlot[slot];

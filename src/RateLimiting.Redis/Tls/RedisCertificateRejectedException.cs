@@ -8,34 +8,24 @@ namespace RateLimiting.Redis.Tls;
 /// What <see cref="RedisCertificateValidator"/> found wrong with a certificate it refused, for
 /// <see cref="RedisConnectionDiagnostics"/>. The message names the host and the problem, never a secret.
 /// </summary>
-internal sealed class RedisCertificateRejectedException : AuthenticationException
+internal sealed class RedisCertificateRejectedException(RedisCertificateProblems problems, string host, bool sslHostConfigured, bool caConfigured, string chainStatus, IReadOnlyList<string> certificateNames)
+    : AuthenticationException(Describe(problems, host, sslHostConfigured, caConfigured, chainStatus, certificateNames))
 {
-    public RedisCertificateRejectedException(RedisCertificateProblems problems, string host, bool sslHostConfigured, bool caConfigured, string chainStatus, IReadOnlyList<string> certificateNames)
-        : base(Describe(problems, host, sslHostConfigured, caConfigured, chainStatus, certificateNames))
-    {
-        Problems = problems;
-        Host = host;
-        SslHostConfigured = sslHostConfigured;
-        CaConfigured = caConfigured;
-        ChainStatus = chainStatus;
-        CertificateNames = certificateNames;
-    }
-
-    public RedisCertificateProblems Problems { get; }
+    public RedisCertificateProblems Problems { get; } = problems;
 
     /// <summary>The name the certificate was checked against: <c>sslHost</c>, or the endpoint's host without it.</summary>
-    public string Host { get; }
+    public string Host { get; } = host;
 
-    public bool SslHostConfigured { get; }
+    public bool SslHostConfigured { get; } = sslHostConfigured;
 
     /// <summary>Whether the chain was checked against <see cref="RedisStoreOptions.TrustedCaCertificatePath"/> rather than the system store.</summary>
-    public bool CaConfigured { get; }
+    public bool CaConfigured { get; } = caConfigured;
 
     /// <summary>The chain's status flags, e.g. <c>UntrustedRoot</c> or <c>PartialChain, NotTimeValid</c>; empty when the chain is fine.</summary>
-    public string ChainStatus { get; }
+    public string ChainStatus { get; } = chainStatus;
 
     /// <summary>The DNS names and IP addresses the certificate is for (its subject alternative names, else its common name).</summary>
-    public IReadOnlyList<string> CertificateNames { get; }
+    public IReadOnlyList<string> CertificateNames { get; } = certificateNames;
 
     internal static string UntrustedRemedy(bool caConfigured) => caConfigured
         ? "it does not chain to the CA in RateLimiting:Redis:TrustedCaCertificatePath: is that the CA that issued the servers' certificates?"
