@@ -11,18 +11,20 @@ builder.Services.AddRedisSlidingWindowLimiter();
 builder.Services.AddHealthChecks().AddRedisSlidingWindowLimiter();
 builder.Services.AddControllers();
 
-// Metrics and traces go to an OpenTelemetry collector when OTEL_EXPORTER_OTLP_ENDPOINT is set
-// (the exporter reads the standard OTEL_* variables itself).
+// Metrics, traces and logs go to an OpenTelemetry collector when OTEL_EXPORTER_OTLP_ENDPOINT is set;
+// the exporter reads it and the other OTEL_* variables itself. Without it nothing is wired: the
+// exporter would default to localhost:4317, and collecting only to discard would cost every request.
 if (!string.IsNullOrEmpty(builder.Configuration["OTEL_EXPORTER_OTLP_ENDPOINT"]))
 {
-    builder.Services.AddSingleton(Sdk.CreateMeterProviderBuilder()
-        .AddMeter(RateLimitingTelemetry.MeterName, "Microsoft.AspNetCore.RateLimiting")
-        .AddOtlpExporter()
-        .Build());
-    builder.Services.AddSingleton(Sdk.CreateTracerProviderBuilder()
-        .AddSource(RateLimitingTelemetry.ActivitySourceName)
-        .AddOtlpExporter()
-        .Build());
+    builder.Services.AddOpenTelemetry()
+        .WithMetrics(metrics => metrics
+            .AddMeter(RateLimitingTelemetry.MeterName)
+            // ASP.NET Core's meters, Microsoft.AspNetCore.RateLimiting's among them.
+            .AddAspNetCoreInstrumentation())
+        .WithTracing(tracing => tracing
+            .AddSource(RateLimitingTelemetry.ActivitySourceName)
+            .AddAspNetCoreInstrumentation())
+        .UseOtlpExporter();
 }
 
 var app = builder.Build();

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
+using RateLimiting.Testing;
 
 namespace RateLimiting.Benchmarks.Infrastructure;
 

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
+using RateLimiting.Testing;
 
 namespace RateLimiting.Redis.Tests.Infrastructure;
 

@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Net.Sockets;
 using System.Text;
 using RateLimiting.Redis.Tests.Infrastructure.FaultProxy;
+using RateLimiting.Testing;
 
 namespace RateLimiting.Redis.Tests.Infrastructure;
 

@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text;
+using RateLimiting.Testing;
 using StackExchange.Redis;
 
 namespace RateLimiting.Redis.Tests.Infrastructure;

@@ -3,6 +3,7 @@ using System.Security.Cryptography;
 using System.Text;
 using RateLimiting.Redis.Store;
 using RateLimiting.Store;
+using RateLimiting.Testing;
 
 namespace RateLimiting.Redis.Tests.Infrastructure;
 

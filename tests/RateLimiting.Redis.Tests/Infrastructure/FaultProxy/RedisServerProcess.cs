@@ -1,7 +1,5 @@
-using System.Collections.Concurrent;
-using System.ComponentModel;
-using System.Diagnostics;
 using System.Net.Sockets;
+using RateLimiting.Testing;
 
 namespace RateLimiting.Redis.Tests.Infrastructure.FaultProxy;
 
@@ -13,16 +11,15 @@ namespace RateLimiting.Redis.Tests.Infrastructure.FaultProxy;
 internal sealed class RedisServerProcess : IAsyncDisposable
 {
     private const int StartAttempts = 3; // a free port can be taken between finding and binding it
-    private const int OutputLinesKept = 50;
     private const string ClusterNodeTimeoutMilliseconds = "2000"; // eng/redis-cluster.sh's: failures are detected in seconds
     private static readonly TimeSpan ReadyDeadline = TimeSpan.FromSeconds(15);
     private static readonly TimeSpan ExitDeadline = TimeSpan.FromSeconds(10);
 
-    private readonly Process _process;
+    private readonly RunningProcess _process;
     private readonly string? _directory;
-    private readonly ConcurrentQueue<string> _output = new();
+    private int _stopped;
 
-    private RedisServerProcess(Process process, int port, int? clusterBusPort, string? directory)
+    private RedisServerProcess(RunningProcess process, int port, int? clusterBusPort, string? directory)
     {
         _process = process;
         Port = port;
@@ -34,8 +31,6 @@ internal sealed class RedisServerProcess : IAsyncDisposable
 
     /// <summary>A cluster node's bus port, another free port (not <see cref="Port"/> + 10000, which can exceed 65535); <see langword="null"/> for a standalone server.</summary>
     public int? ClusterBusPort { get; }
-
-    private string Output => string.Join(Environment.NewLine, _output);
 
     /// <summary>Starts a standalone server.</summary>
     public static Task<RedisServerProcess> StartAsync() => StartAsync(clusterNode: false);
@@ -61,8 +56,7 @@ internal sealed class RedisServerProcess : IAsyncDisposable
             }
             catch (Exception ex) when (ex is TimeoutException or InvalidOperationException)
             {
-                failures.Add($"attempt {attempt}, port {server.Port}: {ex.Message}{Environment.NewLine}{server.Output}");
-                await server.DisposeAsync();
+                failures.Add($"attempt {attempt}, port {server.Port}: {ex.Message}{Environment.NewLine}{await server.StopAsync()}");
             }
         }
 
@@ -70,33 +64,31 @@ internal sealed class RedisServerProcess : IAsyncDisposable
             $"redis-server did not start after {StartAttempts} attempts:{Environment.NewLine}{string.Join(Environment.NewLine, failures)}");
     }
 
-    public async ValueTask DisposeAsync()
+    public async ValueTask DisposeAsync() => await StopAsync();
+
+    /// <summary>Kills the server (once; later calls do nothing), deletes its directory and returns what it printed, for failure messages.</summary>
+    private async Task<string> StopAsync()
     {
+        if (Interlocked.Exchange(ref _stopped, 1) != 0)
+        {
+            return string.Empty;
+        }
+
         try
         {
-            _process.Kill(entireProcessTree: true);
+            return (await _process.StopAsync(ExitDeadline)).Output;
         }
-        catch (InvalidOperationException)
+        catch (TimeoutException ex)
         {
-            // Already exited.
+            // Reported by the pgrep check of the run, not by a throwing dispose.
+            return ex.Message;
         }
-
-        using (var deadline = new CancellationTokenSource(ExitDeadline))
+        finally
         {
-            try
+            if (_directory is not null)
             {
-                await _process.WaitForExitAsync(deadline.Token);
+                ClusterScript.TryDeleteDirectory(_directory);
             }
-            catch (OperationCanceledException)
-            {
-                // Reported by the pgrep check of the run, not by a throwing dispose.
-            }
-        }
-
-        _process.Dispose();
-        if (_directory is not null)
-        {
-            ClusterScript.TryDeleteDirectory(_directory);
         }
     }
 
@@ -105,13 +97,6 @@ internal sealed class RedisServerProcess : IAsyncDisposable
         var directory = clusterBusPort is null
             ? null
             : Directory.CreateDirectory(Path.Combine(Path.GetTempPath(), "rl-node-" + Guid.NewGuid().ToString("N"))).FullName;
-        var startInfo = new ProcessStartInfo("redis-server")
-        {
-            UseShellExecute = false,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            WorkingDirectory = directory ?? Path.GetTempPath(),
-        };
         string[] arguments = ["--port", $"{port}", "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"];
         if (clusterBusPort is { } busPort)
         {
@@ -126,22 +111,13 @@ internal sealed class RedisServerProcess : IAsyncDisposable
             ];
         }
 
-        foreach (var arg in arguments)
-        {
-            startInfo.ArgumentList.Add(arg);
-        }
-
-        var process = new Process { StartInfo = startInfo };
-        var server = new RedisServerProcess(process, port, clusterBusPort, directory);
-        process.OutputDataReceived += (_, e) => server.Keep(e.Data);
-        process.ErrorDataReceived += (_, e) => server.Keep(e.Data);
         try
         {
-            process.Start();
+            var process = ExternalProcess.Start("redis-server", arguments, directory ?? Path.GetTempPath());
+            return new RedisServerProcess(process, port, clusterBusPort, directory);
         }
-        catch (Win32Exception ex)
+        catch (InvalidOperationException ex)
         {
-            process.Dispose();
             if (directory is not null)
             {
                 ClusterScript.TryDeleteDirectory(directory);
@@ -149,30 +125,14 @@ internal sealed class RedisServerProcess : IAsyncDisposable
 
             throw new InvalidOperationException("Cannot run redis-server: install it (apt-get install redis-server) and put it on PATH.", ex);
         }
-
-        process.BeginOutputReadLine();
-        process.BeginErrorReadLine();
-        return server;
-    }
-
-    private void Keep(string? line)
-    {
-        if (line is null)
-        {
-            return;
-        }
-
-        _output.Enqueue(line);
-        while (_output.Count > OutputLinesKept && _output.TryDequeue(out _))
-        {
-        }
     }
 
     private async Task<bool> RespondsToPingAsync()
     {
         if (_process.HasExited)
         {
-            throw new InvalidOperationException($"redis-server on port {Port} exited with code {_process.ExitCode}.");
+            // Its exit code follows in the failure message, with what it printed.
+            throw new InvalidOperationException($"redis-server on port {Port} exited.");
         }
 
         try

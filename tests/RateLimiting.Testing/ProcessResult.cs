@@ -1,7 +1,7 @@
-namespace RateLimiting.Redis.Tests.Infrastructure;
+namespace RateLimiting.Testing;
 
 /// <summary>How an external process ended, and what it printed.</summary>
-internal sealed record ProcessResult(int ExitCode, bool TimedOut, string StandardOutput, string StandardError)
+public sealed record ProcessResult(int ExitCode, bool TimedOut, string StandardOutput, string StandardError)
 {
     public bool Succeeded => ExitCode == 0 && !TimedOut;
 
