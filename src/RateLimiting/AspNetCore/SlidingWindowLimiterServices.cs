@@ -55,7 +55,7 @@ internal static class SlidingWindowLimiterServices
             {
                 // One cache per policy, so that equal partition values of different policies never meet.
                 var cache = registry.Options.OverLimitCache ? new OverLimitCache() : null;
-                var decider = new PolicyDecider(name, () => registry.Get(name).Options, store, fallback.Store, cache, metrics, loggerFactory.CreateLogger<PolicyDecider>());
+                var decider = new PolicyDecider(name, store, fallback.Store, cache, metrics, loggerFactory.CreateLogger<PolicyDecider>());
                 rateLimiterOptions.AddPolicy(name, new SlidingWindowRateLimiterPolicy(decider, registry, accessor));
             }
         });
