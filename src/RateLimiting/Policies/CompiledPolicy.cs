@@ -40,7 +40,7 @@ internal sealed class CompiledPolicy
         var before = errors.Count;
         if (!PolicyNames.IsValid(name))
         {
-            errors.Add($"{key}: a policy name is 1 to 64 characters of letters, digits, '.', '_', '-' or ':'.");
+            errors.Add($"{key}: a policy name is {PolicyNames.Rule}.");
         }
 
         if (options is null)
