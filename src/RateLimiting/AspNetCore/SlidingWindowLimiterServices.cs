@@ -55,7 +55,7 @@ internal static class SlidingWindowLimiterServices
             {
                 // One cache per policy, so that equal partition values of different policies never meet.
                 var cache = registry.Options.OverLimitCache ? new OverLimitCache() : null;
-                var decider = new PolicyDecider(name, () => registry.Get(name).Options, store, fallback.Store, cache, metrics, loggerFactory.CreateLogger<PolicyDecider>());
+                var decider = new PolicyDecider(name, store, fallback.Store, cache, metrics, loggerFactory.CreateLogger<PolicyDecider>());
                 rateLimiterOptions.AddPolicy(name, new SlidingWindowRateLimiterPolicy(decider, registry, accessor));
             }
         });
@@ -63,15 +63,42 @@ internal static class SlidingWindowLimiterServices
     }
 
     /// <summary>
-    /// Makes the registry follow <paramref name="section"/>. Deliberately not an
-    /// <c>IOptionsChangeTokenSource</c>: <c>IOptionsMonitor</c> would re-validate on reload and throw
-    /// into the configuration provider's reload callback.
+    /// Binds <paramref name="section"/> strictly (<see cref="BindStrictly"/>) and makes the registry
+    /// follow its reloads, once per service collection: a store package's <c>Add…</c> called twice
+    /// binds once and follows one reload once. The first call's section wins.
+    /// </summary>
+    /// <param name="services">The services.</param>
+    /// <param name="builder">The builder <see cref="AddCore"/> returned.</param>
+    /// <param name="section">The section shaped like <c>RateLimiting</c>.</param>
+    public static void BindOnce<TOptions>(IServiceCollection services, OptionsBuilder<TOptions> builder, Func<IServiceProvider, IConfiguration> section)
+        where TOptions : RateLimitingOptions
+    {
+        // The marker says this collection is bound: an options binding cannot be told apart from
+        // any other IConfigureOptions descriptor, so it cannot be found and skipped by itself.
+        if (services.Any(d => d.ServiceType == typeof(ConfigurationBound)))
+        {
+            return;
+        }
+
+        services.AddSingleton(new ConfigurationBound());
+        builder.Configure<IServiceProvider>((options, sp) => BindStrictly(section(sp), options));
+        FollowReloads(services, section);
+    }
+
+    /// <summary>
+    /// Makes the registry follow <paramref name="section"/>; a second call registers nothing, so one
+    /// reload is followed once. Deliberately not an <c>IOptionsChangeTokenSource</c>:
+    /// <c>IOptionsMonitor</c> would re-validate on reload and throw into the configuration provider's
+    /// reload callback.
     /// </summary>
     public static void FollowReloads(IServiceCollection services, Func<IServiceProvider, IConfiguration> section)
-        => services.AddSingleton(sp => new PolicyConfigurationSource(section(sp)));
+        => services.TryAddSingleton(sp => new PolicyConfigurationSource(section(sp)));
 
     /// <summary>Binds <paramref name="section"/>; keys that do not bind become validation errors, reported with all others.</summary>
     public static void BindStrictly<TOptions>(IConfiguration section, TOptions options)
         where TOptions : RateLimitingOptions
         => options.ConfigurationErrors.AddRange(ConfigurationKeyCheck.BindStrictly(section, options));
+
+    /// <summary>Registered by the first <see cref="BindOnce"/>.</summary>
+    private sealed class ConfigurationBound;
 }

@@ -7,55 +7,43 @@ using RateLimiting.Policies;
 namespace RateLimiting.AspNetCore;
 
 /// <summary>
-/// The ASP.NET Core face of one named policy: picks the partition and cost of a request, creates
-/// the per-partition limiter, and writes headers and rejections.
+/// The ASP.NET Core face of one named policy: gives the middleware the policy's limiter, which
+/// decides and writes the headers, and writes the rejections of its leases.
 /// </summary>
-internal sealed class SlidingWindowRateLimiterPolicy : IRateLimiterPolicy<PolicyPartitionKey>
+/// <remarks>
+/// The partition key is the policy, not the request's partition, and <see cref="GetPartition"/>
+/// does not read the request. The middleware calls <c>GetPartition</c> twice per request: once for
+/// <c>AttemptAcquire</c>, which cannot decide without the store's I/O and so must fail, and again
+/// for <c>AcquireAsync</c>. Reading the request here would compute the partition twice, possibly
+/// from two snapshots if a reload fell between; and remembering the first read on the
+/// <c>HttpContext</c> would be unsound, because a re-executed pipeline (<c>UseExceptionHandler</c>,
+/// <c>UseStatusCodePagesWithReExecute</c>) reuses the context with another path and route values,
+/// and nothing tells one pass's two calls from the next pass's. So the limiter reads the request
+/// once, in <c>AcquireAsync</c>, when it decides.
+/// </remarks>
+internal sealed class SlidingWindowRateLimiterPolicy : IRateLimiterPolicy<string>
 {
-    /// <summary>Requests without a partition value (and no fallback) share this partition.</summary>
-    internal const string NoPartition = "none";
-
-    private readonly PolicyRegistry _registry;
-    private readonly IHttpContextAccessor _httpContextAccessor;
-    private readonly Func<PolicyPartitionKey, RateLimiter> _createLimiter;
-    private readonly Action<DecisionLease> _writeHeaders;
-    private readonly string _name;
+    private readonly RateLimitPartition<string> _partition;
 
     public SlidingWindowRateLimiterPolicy(PolicyDecider decider, PolicyRegistry registry, IHttpContextAccessor httpContextAccessor)
     {
-        _registry = registry;
-        _httpContextAccessor = httpContextAccessor;
-        _name = decider.Name;
-        _createLimiter = key => new StoreRateLimiter(decider, key.Partition, key.Cost, _writeHeaders);
-        _writeHeaders = WriteHeaders;
+        // The middleware calls the factory again only if it retired the limiter, which never reports idle.
+        _partition = RateLimitPartition.Get(decider.Name, _ => new PolicyRateLimiter(decider, registry, httpContextAccessor));
         var bodies = new RejectionBodies();
         OnRejected = (context, cancellationToken) =>
         {
-            RateLimitResponse.WriteRejection(context.HttpContext, context.Lease, _registry.Options.RejectionStatusCode, bodies, cancellationToken);
+            // Every lease rejected by this policy comes from its limiter; were another one to arrive,
+            // the middleware's own status code would stand.
+            if (context.Lease is DecisionLease lease)
+            {
+                RateLimitResponse.WriteRejection(context.HttpContext, lease, bodies, cancellationToken);
+            }
+
             return ValueTask.CompletedTask;
         };
     }
 
     public Func<OnRejectedContext, CancellationToken, ValueTask>? OnRejected { get; }
 
-    /// <summary>The policy's current settings (reloaded configuration applies to the next request).</summary>
-    public CompiledPolicy Current => _registry.Get(_name);
-
-    public RateLimitPartition<PolicyPartitionKey> GetPartition(HttpContext httpContext)
-    {
-        var policy = Current;
-        var partition = policy.Primary.Read(httpContext) ?? policy.Fallback?.Read(httpContext) ?? NoPartition;
-        var cost = policy.Options.CostSelector?.Invoke(httpContext)
-            ?? httpContext.GetEndpoint()?.Metadata.GetMetadata<IRateLimitCostMetadata>()?.Cost
-            ?? 1;
-        return RateLimitPartition.Get(new PolicyPartitionKey(partition, Math.Max(1, cost)), _createLimiter);
-    }
-
-    private void WriteHeaders(DecisionLease lease)
-    {
-        if (_httpContextAccessor.HttpContext is { } context)
-        {
-            RateLimitResponse.WriteHeaders(context.Response, lease, Current);
-        }
-    }
+    public RateLimitPartition<string> GetPartition(HttpContext httpContext) => _partition;
 }

@@ -1,18 +1,19 @@
 using System.Threading.RateLimiting;
+using RateLimiting.Policies;
 using RateLimiting.Store;
 
 namespace RateLimiting.Limiter;
 
-/// <summary>A lease carrying one decision: nothing to release, since windows expire on their own.</summary>
+/// <summary>
+/// A lease carrying one decision and the policy snapshot that made it, so that the headers and the
+/// rejection are written from that snapshot. Nothing to release: windows expire on their own.
+/// </summary>
 internal sealed class DecisionLease : RateLimitLease
 {
     private static readonly string[] AllMetadataNames =
         [MetadataName.RetryAfter.Name, RateLimitMetadata.Decision.Name, RateLimitMetadata.Source.Name, RateLimitMetadata.PolicyName.Name];
 
-    /// <summary>What <c>AttemptAcquire</c> returns: no decision without I/O, so callers go on to <c>AcquireAsync</c>.</summary>
-    public static DecisionLease Undecided { get; } = new(isAcquired: false, policy: string.Empty, default, RateLimitDecisionSource.Store);
-
-    public DecisionLease(bool isAcquired, string policy, RateLimitDecision decision, RateLimitDecisionSource source)
+    public DecisionLease(bool isAcquired, CompiledPolicy policy, RateLimitDecision decision, RateLimitDecisionSource source)
     {
         IsAcquired = isAcquired;
         Policy = policy;
@@ -22,22 +23,18 @@ internal sealed class DecisionLease : RateLimitLease
 
     public override bool IsAcquired { get; }
 
-    public string Policy { get; }
+    /// <summary>The snapshot of the policy that decided.</summary>
+    public CompiledPolicy Policy { get; }
 
     public RateLimitDecision Decision { get; }
 
     public RateLimitDecisionSource Source { get; }
 
-    public override IEnumerable<string> MetadataNames => ReferenceEquals(this, Undecided) ? [] : AllMetadataNames;
+    public override IEnumerable<string> MetadataNames => AllMetadataNames;
 
     public override bool TryGetMetadata(string metadataName, out object? metadata)
     {
         metadata = null;
-        if (ReferenceEquals(this, Undecided))
-        {
-            return false;
-        }
-
         if (metadataName == MetadataName.RetryAfter.Name)
         {
             if (IsAcquired || Decision.RetryAfter <= TimeSpan.Zero)
@@ -57,7 +54,7 @@ internal sealed class DecisionLease : RateLimitLease
         }
         else if (metadataName == RateLimitMetadata.PolicyName.Name)
         {
-            metadata = Policy;
+            metadata = Policy.Name;
         }
 
         return metadata is not null;

@@ -27,7 +27,6 @@ internal sealed partial class PolicyDecider
 
     public PolicyDecider(
         string name,
-        Func<SlidingWindowPolicyOptions> options,
         IRateLimitStore store,
         IRateLimitStore fallback,
         OverLimitCache? overLimitCache,
@@ -35,7 +34,6 @@ internal sealed partial class PolicyDecider
         ILogger logger)
     {
         Name = name;
-        Options = options;
         _store = store;
         _fallback = fallback;
         _overLimitCache = overLimitCache;
@@ -43,19 +41,25 @@ internal sealed partial class PolicyDecider
         _logger = logger;
     }
 
+    /// <summary>The name the policy was declared with at start-up: its store keys and telemetry tags, stable across reloads.</summary>
     public string Name { get; }
 
-    /// <summary>The policy's current options; read per decision so that reloaded limits apply at once.</summary>
-    public Func<SlidingWindowPolicyOptions> Options { get; }
-
+    /// <summary>Decides one request.</summary>
+    /// <param name="policy">
+    /// The request's snapshot of the policy, resolved once by the caller rather than looked up here:
+    /// the lease carries it on, so the headers and the rejection describe the settings that decided.
+    /// </param>
+    /// <param name="partition">The request's partition.</param>
+    /// <param name="cost">The permits the request consumes.</param>
+    /// <param name="cancellationToken">Aborts the decision with the request.</param>
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
-    public async ValueTask<DecisionLease> DecideAsync(string partition, int cost, CancellationToken cancellationToken)
+    public async ValueTask<DecisionLease> DecideAsync(CompiledPolicy policy, string partition, int cost, CancellationToken cancellationToken)
     {
-        var options = Options();
+        var options = policy.Options;
         if (!options.Shadow && _overLimitCache is not null && _overLimitCache.TryReject(partition, cost, options.PermitLimit, options.Window, out var cached))
         {
             _metrics?.Decided(Name, "rejected", failureMode: null);
-            return new DecisionLease(false, Name, cached, RateLimitDecisionSource.Store);
+            return new DecisionLease(false, policy, cached, RateLimitDecisionSource.Store);
         }
 
         var request = new RateLimitRequest(Name, partition, options.PermitLimit, options.Window, cost);
@@ -118,7 +122,7 @@ internal sealed partial class PolicyDecider
 
         var acquired = decision.IsAllowed || options.Shadow;
         _metrics?.Decided(Name, ResultName(decision, source, options.Shadow), source == RateLimitDecisionSource.Store ? null : options.FailureMode);
-        return new DecisionLease(acquired, Name, decision, source);
+        return new DecisionLease(acquired, policy, decision, source);
     }
 
     private static string ResultName(in RateLimitDecision decision, RateLimitDecisionSource source, bool shadow)

@@ -2,16 +2,22 @@ using RateLimiting.AspNetCore;
 
 namespace RateLimiting.Policies;
 
-/// <summary>A policy's options with its partition sources parsed, as validated at start-up or reload.</summary>
+/// <summary>
+/// A policy's options with its partition sources parsed, as validated at start-up or reload: one
+/// snapshot of everything a request is decided and answered with. A request resolves it once, and
+/// its decision lease carries it to the headers and the rejection, so a reload in between never
+/// mixes two configurations in one response.
+/// </summary>
 internal sealed class CompiledPolicy
 {
-    private CompiledPolicy(string name, SlidingWindowPolicyOptions options, PartitionSource primary, PartitionSource? fallback)
+    private CompiledPolicy(string name, SlidingWindowPolicyOptions options, PartitionSource primary, PartitionSource? fallback, int rejectionStatusCode)
     {
         Name = name;
         Options = options;
         Primary = primary;
         Fallback = fallback;
-        PolicyHeaderValue = RateLimitResponse.PolicyHeaderValue(name, options);
+        RejectionStatusCode = rejectionStatusCode;
+        PolicyHeaderValue = RateLimitHeaderValues.Policy(name, options);
     }
 
     public string Name { get; }
@@ -22,16 +28,20 @@ internal sealed class CompiledPolicy
 
     public PartitionSource? Fallback { get; }
 
+    /// <summary>The status code of a rejection for exceeding the quota (<see cref="RateLimitingOptions.RejectionStatusCode"/> of the same snapshot).</summary>
+    public int RejectionStatusCode { get; }
+
+    /// <summary>The <c>RateLimit-Policy</c> header value, computed once per (re)load.</summary>
     public string PolicyHeaderValue { get; }
 
     /// <summary>Compiles one policy, adding every problem to <paramref name="errors"/> under its configuration key.</summary>
-    public static CompiledPolicy? TryCompile(string name, SlidingWindowPolicyOptions? options, string keyPrefix, List<string> errors)
+    public static CompiledPolicy? TryCompile(string name, SlidingWindowPolicyOptions? options, int rejectionStatusCode, string keyPrefix, List<string> errors)
     {
         var key = $"{keyPrefix}:Policies:{name}";
         var before = errors.Count;
         if (!PolicyNames.IsValid(name))
         {
-            errors.Add($"{key}: a policy name is 1 to 64 characters of letters, digits, '.', '_', '-' or ':'.");
+            errors.Add($"{key}: a policy name is {PolicyNames.Rule}.");
         }
 
         if (options is null)
@@ -72,6 +82,6 @@ internal sealed class CompiledPolicy
             errors.Add($"{key}:FallbackPartitionBy: {fallbackError}.");
         }
 
-        return errors.Count == before ? new CompiledPolicy(name, options, primary!, fallback) : null;
+        return errors.Count == before ? new CompiledPolicy(name, options, primary!, fallback, rejectionStatusCode) : null;
     }
 }

@@ -49,7 +49,7 @@ internal sealed partial class PolicyRegistry : IDisposable
         var policies = new Dictionary<string, CompiledPolicy>(StringComparer.OrdinalIgnoreCase);
         foreach (var (name, policyOptions) in options.Policies)
         {
-            if (CompiledPolicy.TryCompile(name, policyOptions, SectionName, errors) is { } compiled)
+            if (CompiledPolicy.TryCompile(name, policyOptions, options.RejectionStatusCode, SectionName, errors) is { } compiled)
             {
                 policies.Add(name, compiled);
             }

@@ -32,9 +32,6 @@ public sealed class InMemoryRateLimitStore : IRateLimitStore, IDisposable
         _sweeper = new Timer(static state => ((InMemoryRateLimitStore)state!).Sweep(), this, SweepInterval, SweepInterval);
     }
 
-    /// <summary>Gets the number of partitions that currently hold a window.</summary>
-    public int PartitionCount => _windows.Count;
-
     /// <inheritdoc />
     public ValueTask<RateLimitDecision> DecideAsync(RateLimitRequest request, CancellationToken cancellationToken)
     {

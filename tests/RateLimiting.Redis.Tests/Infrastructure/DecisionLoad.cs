@@ -1,11 +1,10 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
-using RateLimiting.Limiter;
 
 namespace RateLimiting.Redis.Tests.Infrastructure;
 
 /// <summary>
-/// Concurrent callers deciding in a loop through a <see cref="PolicyDecider"/>, as the request
+/// Concurrent callers deciding in a loop through a <see cref="ScenarioDecider"/>, as the request
 /// threads of a busy application would, each recording every decision it gets. Caller k starts at
 /// partition k and walks the list round-robin.
 /// </summary>
@@ -13,7 +12,7 @@ internal sealed class DecisionLoad : IAsyncDisposable
 {
     private static readonly TimeSpan LastDecisionDeadline = TimeSpan.FromMinutes(1);
 
-    private readonly PolicyDecider _decider;
+    private readonly ScenarioDecider _decider;
     private readonly IReadOnlyList<string> _partitions;
     private readonly TimeSpan _pause;
     private readonly int _cost;
@@ -21,7 +20,7 @@ internal sealed class DecisionLoad : IAsyncDisposable
     private readonly CancellationTokenSource _stop = new();
     private readonly Task[] _callers;
 
-    private DecisionLoad(PolicyDecider decider, IReadOnlyList<string> partitions, int callers, TimeSpan pause, int cost)
+    private DecisionLoad(ScenarioDecider decider, IReadOnlyList<string> partitions, int callers, TimeSpan pause, int cost)
     {
         _decider = decider;
         _partitions = partitions;
@@ -41,7 +40,7 @@ internal sealed class DecisionLoad : IAsyncDisposable
     /// <param name="callers">How many concurrent callers.</param>
     /// <param name="pause">Each caller's pause between two decisions: keeps a failing store's instant errors from spinning the 2 cores.</param>
     /// <param name="cost">The cost of every decision.</param>
-    public static DecisionLoad Start(PolicyDecider decider, IReadOnlyList<string> partitions, int callers, TimeSpan pause, int cost = 1)
+    public static DecisionLoad Start(ScenarioDecider decider, IReadOnlyList<string> partitions, int callers, TimeSpan pause, int cost = 1)
         => new(decider, partitions, callers, pause, cost);
 
     /// <summary>Stops the callers, waits for their last decision, and returns every decision recorded.</summary>

@@ -37,7 +37,10 @@ internal sealed class ResilienceScenario : IAsyncDisposable
         Connection.Supervisor.ReconnectDeclined += reason => _reconnects.Enqueue((Stopwatch.GetTimestamp(), "declined_" + reason));
         Store = new RedisRateLimitStore(Connection, storeOptions);
         CountingStore = new CountingStore(Store);
-        Decider = new PolicyDecider(Policy, () => PolicyOptions, CountingStore, _fallback, overLimitCache: null, metrics: null, NullLogger.Instance);
+        var errors = new List<string>();
+        var compiled = CompiledPolicy.TryCompile(Policy, policyOptions, rejectionStatusCode: 429, PolicyRegistry.SectionName, errors)
+            ?? throw new ArgumentException(string.Join(" ", errors), nameof(policyOptions));
+        Decider = new ScenarioDecider(new PolicyDecider(Policy, CountingStore, _fallback, overLimitCache: null, metrics: null, NullLogger.Instance), compiled);
     }
 
     public ProxiedRedisCluster Cluster { get; }
@@ -65,7 +68,7 @@ internal sealed class ResilienceScenario : IAsyncDisposable
     /// <summary>The store as the decider sees it, counting the errors the failure mode answered.</summary>
     public CountingStore CountingStore { get; }
 
-    public PolicyDecider Decider { get; }
+    public ScenarioDecider Decider { get; }
 
     /// <summary>Reconnects that ended, swapped or declined (the fresh multiplexer served fewer slots), since <paramref name="since"/> (a Stopwatch timestamp).</summary>
     public int ReconnectAttemptsSince(long since) => _reconnects.Count(r => r.At >= since);

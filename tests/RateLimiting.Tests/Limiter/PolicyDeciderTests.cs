@@ -3,6 +3,7 @@ using Microsoft.Extensions.Logging.Abstractions;
 using RateLimiting.Limiter;
 using RateLimiting.Policies;
 using RateLimiting.Store;
+using RateLimiting.Tests.Infrastructure;
 
 namespace RateLimiting.Tests.Limiter;
 
@@ -14,8 +15,11 @@ public sealed class PolicyDeciderTests : IDisposable
 
     public void Dispose() => _fallback.Dispose();
 
+    /// <summary>The options as they are now, compiled: a test that changes them decides with the change, as after a reload.</summary>
+    private CompiledPolicy Policy => TestPolicies.Compile(_options);
+
     private PolicyDecider NewDecider(OverLimitCache? cache = null)
-        => new("p", () => _options, _store, _fallback, cache, metrics: null, NullLogger.Instance);
+        => new("p", _store, _fallback, cache, metrics: null, NullLogger.Instance);
 
     [Theory]
     [InlineData(FailureMode.FailOpen, true, RateLimitDecisionSource.FailOpen)]
@@ -26,7 +30,7 @@ public sealed class PolicyDeciderTests : IDisposable
         _options.FailureMode = mode;
         _store.Answer = _ => throw new TimeoutException("store too slow");
 
-        var lease = await NewDecider().DecideAsync("a", 1, CancellationToken.None);
+        var lease = await NewDecider().DecideAsync(Policy, "a", 1, CancellationToken.None);
 
         Assert.Equal(acquired, lease.IsAcquired);
         Assert.Equal(source, lease.Source);
@@ -47,7 +51,7 @@ public sealed class PolicyDeciderTests : IDisposable
         var leases = new List<bool>();
         for (var i = 0; i < 5; i++)
         {
-            leases.Add((await decider.DecideAsync("a", 1, CancellationToken.None)).IsAcquired);
+            leases.Add((await decider.DecideAsync(Policy, "a", 1, CancellationToken.None)).IsAcquired);
         }
 
         Assert.Equal([true, true, true, false, false], leases);
@@ -59,7 +63,7 @@ public sealed class PolicyDeciderTests : IDisposable
         using var aborted = new CancellationTokenSource();
         await aborted.CancelAsync();
 
-        await Assert.ThrowsAnyAsync<OperationCanceledException>(async () => await NewDecider().DecideAsync("a", 1, aborted.Token));
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(async () => await NewDecider().DecideAsync(Policy, "a", 1, aborted.Token));
     }
 
     [Fact]
@@ -68,8 +72,8 @@ public sealed class PolicyDeciderTests : IDisposable
         _options.Shadow = true;
         _store.Answer = request => ScriptedStore.Rejected(request, TimeSpan.FromSeconds(30));
 
-        var lease = await NewDecider(new OverLimitCache()).DecideAsync("a", 1, CancellationToken.None);
-        await NewDecider().DecideAsync("a", 1, CancellationToken.None);
+        var lease = await NewDecider(new OverLimitCache()).DecideAsync(Policy, "a", 1, CancellationToken.None);
+        await NewDecider().DecideAsync(Policy, "a", 1, CancellationToken.None);
 
         Assert.True(lease.IsAcquired);
         Assert.False(lease.Decision.IsAllowed);
@@ -82,12 +86,12 @@ public sealed class PolicyDeciderTests : IDisposable
         _store.Answer = request => ScriptedStore.Rejected(request, TimeSpan.FromMinutes(5));
         var decider = NewDecider(new OverLimitCache());
 
-        var first = await decider.DecideAsync("a", 2, CancellationToken.None);
-        var sameCost = await decider.DecideAsync("a", 2, CancellationToken.None);
-        var higherCost = await decider.DecideAsync("a", 3, CancellationToken.None);
+        var first = await decider.DecideAsync(Policy, "a", 2, CancellationToken.None);
+        var sameCost = await decider.DecideAsync(Policy, "a", 2, CancellationToken.None);
+        var higherCost = await decider.DecideAsync(Policy, "a", 3, CancellationToken.None);
         var callsWhileCached = _store.Calls;
-        await decider.DecideAsync("a", 1, CancellationToken.None);
-        await decider.DecideAsync("b", 2, CancellationToken.None);
+        await decider.DecideAsync(Policy, "a", 1, CancellationToken.None);
+        await decider.DecideAsync(Policy, "b", 2, CancellationToken.None);
 
         Assert.False(first.IsAcquired);
         Assert.False(sameCost.IsAcquired);
@@ -105,13 +109,13 @@ public sealed class PolicyDeciderTests : IDisposable
             ? ScriptedStore.Rejected(request, TimeSpan.FromMilliseconds(20))
             : new RateLimitDecision(RateLimitRejectReason.None, request.PermitLimit, 0, TimeSpan.Zero, TimeSpan.Zero);
         var decider = NewDecider(new OverLimitCache());
-        await decider.DecideAsync("a", 1, CancellationToken.None);
+        await decider.DecideAsync(Policy, "a", 1, CancellationToken.None);
 
         var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
         DecisionLease lease;
         do
         {
-            lease = await decider.DecideAsync("a", 1, CancellationToken.None);
+            lease = await decider.DecideAsync(Policy, "a", 1, CancellationToken.None);
             await Task.Yield();
         }
         while (!lease.IsAcquired && DateTime.UtcNow < deadline);
@@ -127,10 +131,10 @@ public sealed class PolicyDeciderTests : IDisposable
             ? ScriptedStore.Rejected(request, TimeSpan.FromMinutes(5))
             : new RateLimitDecision(RateLimitRejectReason.None, request.PermitLimit, 1, TimeSpan.Zero, TimeSpan.Zero);
         var decider = NewDecider(new OverLimitCache());
-        await decider.DecideAsync("a", 1, CancellationToken.None);
+        await decider.DecideAsync(Policy, "a", 1, CancellationToken.None);
 
         _options.PermitLimit = 10;
-        var lease = await decider.DecideAsync("a", 1, CancellationToken.None);
+        var lease = await decider.DecideAsync(Policy, "a", 1, CancellationToken.None);
 
         Assert.True(lease.IsAcquired);
         Assert.Equal(2, _store.Calls);
@@ -142,8 +146,8 @@ public sealed class PolicyDeciderTests : IDisposable
         _store.Answer = request => new RateLimitDecision(RateLimitRejectReason.CostExceedsLimit, request.PermitLimit, 3, TimeSpan.Zero, TimeSpan.Zero);
         var decider = NewDecider(new OverLimitCache());
 
-        var lease = await decider.DecideAsync("a", 5, CancellationToken.None);
-        await decider.DecideAsync("a", 5, CancellationToken.None);
+        var lease = await decider.DecideAsync(Policy, "a", 5, CancellationToken.None);
+        await decider.DecideAsync(Policy, "a", 5, CancellationToken.None);
 
         Assert.False(lease.IsAcquired);
         Assert.False(lease.TryGetMetadata(MetadataName.RetryAfter, out _));
