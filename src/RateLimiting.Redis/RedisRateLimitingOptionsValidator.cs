@@ -47,7 +47,7 @@ internal sealed class RedisRateLimitingOptionsValidator : IValidateOptions<Redis
 
         if (!PolicyNames.IsValid(redis.KeyPrefix))
         {
-            errors.Add($"{Key}:KeyPrefix must be 1 to 64 characters of letters, digits, '.', '_', '-' or ':'.");
+            errors.Add($"{Key}:KeyPrefix must be {PolicyNames.Rule}.");
         }
 
         CheckRange(errors, "OperationTimeout", redis.OperationTimeout, TimeSpan.FromMilliseconds(1), TimeSpan.FromMinutes(1));

@@ -27,10 +27,7 @@ public static class RedisSlidingWindowLimiterServiceCollectionExtensions
     public static IServiceCollection AddRedisSlidingWindowLimiter(this IServiceCollection services)
     {
         ArgumentNullException.ThrowIfNull(services);
-        var builder = AddCore(services);
-        builder.Configure<IConfiguration>(static (options, configuration) =>
-            SlidingWindowLimiterServices.BindStrictly(configuration.GetSection(PolicyRegistry.SectionName), options));
-        SlidingWindowLimiterServices.FollowReloads(services, static sp => sp.GetRequiredService<IConfiguration>().GetSection(PolicyRegistry.SectionName));
+        SlidingWindowLimiterServices.BindOnce(services, AddCore(services), static sp => sp.GetRequiredService<IConfiguration>().GetSection(PolicyRegistry.SectionName));
         return services;
     }
 
@@ -42,8 +39,7 @@ public static class RedisSlidingWindowLimiterServiceCollectionExtensions
     {
         ArgumentNullException.ThrowIfNull(services);
         ArgumentNullException.ThrowIfNull(section);
-        AddCore(services).Configure(options => SlidingWindowLimiterServices.BindStrictly(section, options));
-        SlidingWindowLimiterServices.FollowReloads(services, _ => section);
+        SlidingWindowLimiterServices.BindOnce(services, AddCore(services), _ => section);
         return services;
     }
 

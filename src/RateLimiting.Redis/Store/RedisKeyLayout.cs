@@ -23,7 +23,7 @@ internal sealed class RedisKeyLayout
     {
         if (!PolicyNames.IsValid(prefix))
         {
-            throw new ArgumentException("A key prefix is 1 to 64 characters of letters, digits, '.', '_', '-' or ':'.", nameof(prefix));
+            throw new ArgumentException($"A key prefix is {PolicyNames.Rule}.", nameof(prefix));
         }
 
         _prefix = prefix;
@@ -33,7 +33,7 @@ internal sealed class RedisKeyLayout
     {
         if (!PolicyNames.IsValid(policy))
         {
-            throw new ArgumentException("A policy name is 1 to 64 characters of letters, digits, '.', '_', '-' or ':'.", nameof(policy));
+            throw new ArgumentException($"A policy name is {PolicyNames.Rule}.", nameof(policy));
         }
 
         Span<byte> hash = stackalloc byte[SHA256.HashSizeInBytes];

@@ -34,4 +34,16 @@ public sealed class ServiceRegistrationTests
         Assert.Equal(7, registry.Get("p").Options.PermitLimit);
         Assert.Equal(2, loads); // start-up, then the reload once
     }
+
+    [Fact]
+    public void AddRedisSlidingWindowLimiter_CalledTwice_RegistersWhatOneCallDoes()
+    {
+        var once = new ServiceCollection().AddRedisSlidingWindowLimiter();
+        var twice = new ServiceCollection().AddRedisSlidingWindowLimiter().AddRedisSlidingWindowLimiter();
+
+        Assert.Equal(Describe(once), Describe(twice));
+    }
+
+    private static List<string> Describe(IServiceCollection services)
+        => [.. services.Select(d => $"{d.ServiceType} {d.Lifetime} {d.ImplementationType}").Order(StringComparer.Ordinal)];
 }
