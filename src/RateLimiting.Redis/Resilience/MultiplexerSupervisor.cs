@@ -11,36 +11,23 @@ namespace RateLimiting.Redis.Resilience;
 /// swapped atomically once the fresh one serves at least as many slots), closes a replaced one
 /// once its calls have drained, and everything on dispose.
 /// </summary>
-internal sealed partial class MultiplexerSupervisor : IAsyncDisposable
+/// <param name="operationTimeout">The deadline of one call: a replaced multiplexer's calls drain within two.</param>
+/// <param name="connector">Creates the multiplexers.</param>
+/// <param name="logger">Logs the reconnects.</param>
+/// <param name="metrics">Counts the reconnects; none without a meter factory.</param>
+/// <param name="onSwapped">Called after a fresh multiplexer was swapped in.</param>
+internal sealed partial class MultiplexerSupervisor(TimeSpan operationTimeout, MultiplexerConnector connector, ILogger logger, RedisMetrics? metrics, Action onSwapped)
+    : IAsyncDisposable
 {
     private static readonly TimeSpan CoverageRetryDelay = TimeSpan.FromMilliseconds(50);
     private static readonly TimeSpan MinimumProbeTimeout = TimeSpan.FromSeconds(1);
 
-    private readonly TimeSpan _operationTimeout;
-    private readonly MultiplexerConnector _connector;
-    private readonly ILogger _logger;
-    private readonly RedisMetrics? _metrics;
-    private readonly Action _swapped;
     private readonly object _gate = new();
     private readonly List<Task> _closing = [];
     private Task<MultiplexerGeneration>? _current;
     private int _reconnecting;
     private long _reconnects;
     private bool _disposed;
-
-    /// <param name="operationTimeout">The deadline of one call: a replaced multiplexer's calls drain within two.</param>
-    /// <param name="connector">Creates the multiplexers.</param>
-    /// <param name="logger">Logs the reconnects.</param>
-    /// <param name="metrics">Counts the reconnects; none without a meter factory.</param>
-    /// <param name="swapped">Called after a fresh multiplexer was swapped in.</param>
-    public MultiplexerSupervisor(TimeSpan operationTimeout, MultiplexerConnector connector, ILogger logger, RedisMetrics? metrics, Action swapped)
-    {
-        _operationTimeout = operationTimeout;
-        _connector = connector;
-        _logger = logger;
-        _metrics = metrics;
-        _swapped = swapped;
-    }
 
     /// <summary>Raised after a reconnect kept the multiplexer in use because the fresh one served fewer slots, with the reason.</summary>
     public event Action<string>? ReconnectDeclined;
@@ -71,7 +58,7 @@ internal sealed partial class MultiplexerSupervisor : IAsyncDisposable
             ObjectDisposedException.ThrowIf(_disposed, this);
             if (_current is null || Failed(_current))
             {
-                _current = _connector.ConnectAsync();
+                _current = connector.ConnectAsync();
             }
 
             return _current;
@@ -86,7 +73,7 @@ internal sealed partial class MultiplexerSupervisor : IAsyncDisposable
             return false;
         }
 
-        Log.Reconnecting(_logger, reason, stuck.Number);
+        Log.Reconnecting(logger, reason, stuck.Number);
         _ = Task.Run(() => ReconnectAsync(stuck, reason));
         return true;
     }
@@ -128,7 +115,7 @@ internal sealed partial class MultiplexerSupervisor : IAsyncDisposable
     {
         try
         {
-            var fresh = await _connector.ConnectAsync(stuck).ConfigureAwait(false);
+            var fresh = await connector.ConnectAsync(stuck).ConfigureAwait(false);
             var (served, servedBefore) = await CompareCoverageAsync(fresh, stuck).ConfigureAwait(false);
             Task closing;
             bool swapped;
@@ -144,20 +131,20 @@ internal sealed partial class MultiplexerSupervisor : IAsyncDisposable
                     Interlocked.Increment(ref _reconnects);
                 }
 
-                closing = swapped ? stuck.DrainAndCloseAsync(_operationTimeout * 2) : fresh.DrainAndCloseAsync(TimeSpan.Zero);
+                closing = swapped ? stuck.DrainAndCloseAsync(operationTimeout * 2) : fresh.DrainAndCloseAsync(TimeSpan.Zero);
                 _closing.Add(closing);
             }
 
             if (swapped)
             {
-                Log.Reconnected(_logger, reason, fresh.Number);
-                _metrics?.Reconnected(reason);
+                Log.Reconnected(logger, reason, fresh.Number);
+                metrics?.Reconnected(reason);
                 Reconnected?.Invoke(reason);
-                _swapped();
+                onSwapped();
             }
             else
             {
-                Log.ReconnectDeclined(_logger, reason, served, servedBefore);
+                Log.ReconnectDeclined(logger, reason, served, servedBefore);
                 ReconnectDeclined?.Invoke(reason);
             }
 
@@ -169,7 +156,7 @@ internal sealed partial class MultiplexerSupervisor : IAsyncDisposable
         }
         catch (Exception ex) when (ex is RedisException or TimeoutException or InvalidOperationException or ArgumentException or OperationCanceledException)
         {
-            Log.ReconnectFailed(_logger, reason, ex);
+            Log.ReconnectFailed(logger, reason, ex);
         }
         finally
         {
@@ -185,7 +172,7 @@ internal sealed partial class MultiplexerSupervisor : IAsyncDisposable
     /// </summary>
     private async Task<(int Served, int ServedBefore)> CompareCoverageAsync(MultiplexerGeneration fresh, MultiplexerGeneration stuck)
     {
-        var probeTimeout = _operationTimeout > MinimumProbeTimeout ? _operationTimeout : MinimumProbeTimeout;
+        var probeTimeout = operationTimeout > MinimumProbeTimeout ? operationTimeout : MinimumProbeTimeout;
         var servedBefore = await SlotCoverage.MeasureAsync(stuck.Multiplexer, probeTimeout).ConfigureAwait(false);
         using var waited = new CancellationTokenSource(2 * MultiplexerConnector.ConnectTimeoutOf(fresh.Multiplexer));
         while (true)
