@@ -58,7 +58,7 @@ internal sealed partial class PolicyDecider
         var options = policy.Options;
         if (!options.Shadow && _overLimitCache is not null && _overLimitCache.TryReject(partition, cost, options.PermitLimit, options.Window, out var cached))
         {
-            _metrics?.Decided(Name, "rejected", failureMode: null);
+            _metrics?.Decided(Name, RateLimitingMetrics.Results.Rejected, failureMode: null);
             return new DecisionLease(false, policy, cached, RateLimitDecisionSource.Store);
         }
 
@@ -72,27 +72,27 @@ internal sealed partial class PolicyDecider
             try
             {
                 decision = await _store.DecideAsync(request, cancellationToken).ConfigureAwait(false);
-                _metrics?.StoreCalled(Name, askedAt, "success");
+                _metrics?.StoreCalled(Name, askedAt, RateLimitingMetrics.Outcomes.Success);
                 if (Volatile.Read(ref _failing) != 0 && Interlocked.Exchange(ref _failing, 0) != 0)
                 {
                     Log.FailureModeLeft(_logger, Name);
                 }
 
-                activity?.SetTag(RateLimitingMetrics.ResultTag, decision.IsAllowed ? "acquired" : "rejected");
+                activity?.SetTag(RateLimitingMetrics.ResultTag, decision.IsAllowed ? RateLimitingMetrics.Results.Acquired : RateLimitingMetrics.Results.Rejected);
             }
             catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
             {
-                _metrics?.StoreCalled(Name, askedAt, "canceled");
-                activity?.SetTag(RateLimitingMetrics.OutcomeTag, "canceled");
+                _metrics?.StoreCalled(Name, askedAt, RateLimitingMetrics.Outcomes.Canceled);
+                activity?.SetTag(RateLimitingMetrics.OutcomeTag, RateLimitingMetrics.Outcomes.Canceled);
                 throw;
             }
             catch (Exception ex)
             {
                 var outcome = ex switch
                 {
-                    TimeoutException => "timeout",
-                    RateLimitStoreUnavailableException => "unavailable",
-                    _ => "error",
+                    TimeoutException => RateLimitingMetrics.Outcomes.Timeout,
+                    RateLimitStoreUnavailableException => RateLimitingMetrics.Outcomes.Unavailable,
+                    _ => RateLimitingMetrics.Outcomes.Error,
                 };
                 _metrics?.StoreCalled(Name, askedAt, outcome);
                 activity?.SetStatus(ActivityStatusCode.Error, outcome);
@@ -126,10 +126,10 @@ internal sealed partial class PolicyDecider
     }
 
     private static string ResultName(in RateLimitDecision decision, RateLimitDecisionSource source, bool shadow)
-        => source != RateLimitDecisionSource.Store ? "fallback"
-        : decision.IsAllowed ? "acquired"
-        : shadow ? "shadow"
-        : "rejected";
+        => source != RateLimitDecisionSource.Store ? RateLimitingMetrics.Results.Fallback
+        : decision.IsAllowed ? RateLimitingMetrics.Results.Acquired
+        : shadow ? RateLimitingMetrics.Results.Shadow
+        : RateLimitingMetrics.Results.Rejected;
 
     private static partial class Log
     {

@@ -12,6 +12,25 @@ internal sealed class RateLimitingMetrics
     public const string FailureModeTag = "ratelimiting.failure_mode";
     public const string OutcomeTag = "ratelimiting.store.outcome";
 
+    /// <summary>The values of <see cref="ResultTag"/>.</summary>
+    public static class Results
+    {
+        public const string Acquired = "acquired";
+        public const string Rejected = "rejected";
+        public const string Fallback = "fallback";
+        public const string Shadow = "shadow";
+    }
+
+    /// <summary>The values of <see cref="OutcomeTag"/>.</summary>
+    public static class Outcomes
+    {
+        public const string Success = "success";
+        public const string Canceled = "canceled";
+        public const string Timeout = "timeout";
+        public const string Unavailable = "unavailable";
+        public const string Error = "error";
+    }
+
     public static readonly ActivitySource ActivitySource = new(RateLimitingTelemetry.ActivitySourceName);
 
     private readonly Counter<long> _decisions;
