@@ -11,9 +11,15 @@ namespace RateLimiting.Redis.Resilience;
 /// routed by the client's current view, and so closes that breaker once the slots are served
 /// elsewhere.
 /// </summary>
-internal sealed class SlotOwners(IConnectionMultiplexer multiplexer, Instant expiresAt, MasterBreaker?[] bySlot, MasterBreaker? standalone)
+/// <remarks>
+/// A slot holds the breaker's number (1-based, 0 for none) rather than the breaker: 32 KB instead
+/// of a 128 KB array of references, so that the map rebuilt every second under traffic stays off
+/// the large-object heap, whose collections are full ones.
+/// </remarks>
+internal sealed class SlotOwners(IConnectionMultiplexer multiplexer, Instant expiresAt, ushort[] bySlot, MasterBreaker[] breakers, MasterBreaker? standalone)
 {
-    private readonly MasterBreaker?[] _bySlot = bySlot;
+    private readonly ushort[] _bySlot = bySlot;
+    private readonly MasterBreaker[] _breakers = breakers;
     private readonly MasterBreaker? _standalone = standalone;
 
     public IConnectionMultiplexer Multiplexer { get; } = multiplexer;
@@ -22,7 +28,7 @@ internal sealed class SlotOwners(IConnectionMultiplexer multiplexer, Instant exp
     public Instant ExpiresAt { get; } = expiresAt;
 
     /// <summary>The breaker of the master that owns <paramref name="slot"/> (-1 on a standalone server); null when none is known.</summary>
-    public MasterBreaker? For(int slot) => slot < 0 ? _standalone : _bySlot[slot];
+    public MasterBreaker? For(int slot) => slot < 0 ? _standalone : _bySlot[slot] is var number and > 0 ? _breakers[number - 1] : null;
 
     /// <summary>A slot <paramref name="breaker"/> guards, or null when it guards none any more.</summary>
     public int? SlotOf(MasterBreaker breaker)
@@ -32,7 +38,8 @@ internal sealed class SlotOwners(IConnectionMultiplexer multiplexer, Instant exp
             return -1;
         }
 
-        var slot = Array.IndexOf(_bySlot, breaker);
+        var index = Array.IndexOf(_breakers, breaker);
+        var slot = index < 0 ? -1 : Array.IndexOf(_bySlot, (ushort)(index + 1));
         return slot >= 0 ? slot : null;
     }
 
@@ -47,7 +54,20 @@ internal sealed class SlotOwners(IConnectionMultiplexer multiplexer, Instant exp
     /// </summary>
     public static SlotOwners Build(IConnectionMultiplexer multiplexer, Func<string, MasterBreaker> breakerOf, IEnumerable<KeyValuePair<int, string>> moved, SlotOwners? previous, Instant expiresAt)
     {
-        var bySlot = previous is null ? new MasterBreaker?[SlotCoverage.ClusterSlots] : (MasterBreaker?[])previous._bySlot.Clone();
+        var bySlot = previous is null ? new ushort[SlotCoverage.ClusterSlots] : (ushort[])previous._bySlot.Clone();
+        var breakers = previous is null ? new List<MasterBreaker>() : [.. previous._breakers];
+        ushort NumberOf(MasterBreaker breaker)
+        {
+            var index = breakers.IndexOf(breaker);
+            if (index < 0)
+            {
+                breakers.Add(breaker);
+                index = breakers.Count - 1;
+            }
+
+            return (ushort)(index + 1);
+        }
+
         var views = SlotCoverage.ClusterConfigurationsOf(multiplexer).ToList();
         if (views.Count > 0)
         {
@@ -64,7 +84,7 @@ internal sealed class SlotOwners(IConnectionMultiplexer multiplexer, Instant exp
                         connected[name] = isConnected = IsConnected(multiplexer, master.EndPoint);
                     }
 
-                    var breaker = breakerOf(name);
+                    var breaker = NumberOf(breakerOf(name));
                     foreach (var range in master.Slots)
                     {
                         for (var slot = range.From; slot <= range.To; slot++)
@@ -82,18 +102,18 @@ internal sealed class SlotOwners(IConnectionMultiplexer multiplexer, Instant exp
 
             foreach (var (slot, owner) in moved)
             {
-                bySlot[slot] = breakerOf(owner);
+                bySlot[slot] = NumberOf(breakerOf(owner));
             }
 
-            return new SlotOwners(multiplexer, expiresAt, bySlot, standalone: null);
+            return new SlotOwners(multiplexer, expiresAt, bySlot, [.. breakers], standalone: null);
         }
 
         var server = multiplexer.GetServers().FirstOrDefault(server => server.IsConnected && !server.IsReplica && server.ServerType != ServerType.Cluster);
-        return new SlotOwners(multiplexer, expiresAt, bySlot, server is null ? previous?._standalone : breakerOf(server.EndPoint.ToString()!));
+        return new SlotOwners(multiplexer, expiresAt, bySlot, [.. breakers], server is null ? previous?._standalone : breakerOf(server.EndPoint.ToString()!));
     }
 
     /// <summary>The same owners for <paramref name="multiplexer"/>, until <paramref name="expiresAt"/>: when its views cannot be read yet.</summary>
-    public SlotOwners For(IConnectionMultiplexer multiplexer, Instant expiresAt) => new(multiplexer, expiresAt, _bySlot, _standalone);
+    public SlotOwners For(IConnectionMultiplexer multiplexer, Instant expiresAt) => new(multiplexer, expiresAt, _bySlot, _breakers, _standalone);
 
     private static bool IsConnected(IConnectionMultiplexer multiplexer, System.Net.EndPoint endpoint)
     {
