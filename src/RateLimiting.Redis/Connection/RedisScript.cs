@@ -1,5 +1,6 @@
 using System.Security.Cryptography;
 using System.Text;
+using StackExchange.Redis;
 
 namespace RateLimiting.Redis.Connection;
 
@@ -15,6 +16,23 @@ internal sealed class RedisScript
     public string Source { get; }
 
     public byte[] Sha1 { get; }
+
+    /// <summary>
+    /// A script's reply: our scripts return integer arrays, so a reply of another shape is a fault,
+    /// not an answer. One was seen, twice in 40,000 decisions, while a proxy answered MOVED naming
+    /// the node itself on 2.13.23.
+    /// </summary>
+    public static long[] IntegersOf(RedisResult result)
+    {
+        try
+        {
+            return (long[]?)result ?? throw new InvalidCastException("A nil reply.");
+        }
+        catch (InvalidCastException ex)
+        {
+            throw new RedisException("Redis answered the rate-limit script with a reply of another shape.", ex);
+        }
+    }
 
     public static RedisScript FromResource(string name)
     {
