@@ -23,8 +23,6 @@ internal sealed class CallDeadline
         _lateFailure = lateFailure;
     }
 
-    public TimeSpan Timeout => _timeout;
-
     public Instant Start() => _clock.GetCurrentInstant();
 
     public TimeSpan Left(Instant started) => _timeout - (_clock.GetCurrentInstant() - started).ToTimeSpan();
