@@ -22,8 +22,10 @@ internal sealed partial class MasterBreakers : IAsyncDisposable
 
     private const CommandFlags MasterProbeFlags = CommandFlags.DemandMaster | CommandFlags.NoRedirect;
     private static readonly RedisKey AnyKey = "rl-probe";
+    private static readonly Duration TopologyRefreshInterval = Duration.FromSeconds(1);
 
     private readonly RedisResilienceOptions _options;
+    private readonly IClock _clock;
     private readonly ILogger _logger;
     private readonly Func<RedisKey, CommandFlags, Task<bool>> _probe;
     private readonly BreakerMap _map;
@@ -31,11 +33,14 @@ internal sealed partial class MasterBreakers : IAsyncDisposable
     private readonly ConcurrentDictionary<MasterBreaker, RedisKey> _probeKeys = new();
     private readonly CancellationTokenSource _stopping = new();
     private TaskCompletionSource _wake = NewWake();
+    private Instant _topologyRefreshedAt = Instant.MinValue;
+    private int _refreshingTopology;
 
     /// <summary>Creates the breakers; <paramref name="probe"/> asks Redis a read-only question about a key, routed by the flags, and says whether it was answered in time.</summary>
     public MasterBreakers(RedisResilienceOptions options, IClock clock, ILogger logger, Func<RedisKey, CommandFlags, Task<bool>> probe)
     {
         _options = options;
+        _clock = clock;
         _logger = logger;
         _probe = probe;
         _map = new BreakerMap(options, clock, Wake);
@@ -132,6 +137,8 @@ internal sealed partial class MasterBreakers : IAsyncDisposable
                     Log.BreakerClosed(_logger, breaker.Name, breaker.Close().TotalMilliseconds, "a probe was answered");
                     return;
                 }
+
+                await RefreshTopologyIfGoneAsync(breaker).ConfigureAwait(false);
             }
         }
         catch (OperationCanceledException) when (_stopping.IsCancellationRequested)
@@ -139,6 +146,46 @@ internal sealed partial class MasterBreakers : IAsyncDisposable
             // Shutting down.
         }
     }
+
+    /// <summary>
+    /// Re-reads the cluster's topology when the client lost its connection to the master behind
+    /// <paramref name="breaker"/>: the master may have left the cluster, and the client learns where
+    /// its slots went only from the MOVED replies that the open breaker spares it, or from its own
+    /// check, a minute apart. One refresh at a time, at most one a second; the next lookup rebuilds
+    /// the map, in which the slots may have another owner, and the next probe may retire the breaker.
+    /// </summary>
+    private async Task RefreshTopologyIfGoneAsync(MasterBreaker breaker)
+    {
+        var now = _clock.GetCurrentInstant();
+        if (ReferenceEquals(breaker, NoConnection)
+            || _map.Current is not { } owners
+            || now - _topologyRefreshedAt < TopologyRefreshInterval
+            || Interlocked.CompareExchange(ref _refreshingTopology, 1, 0) != 0)
+        {
+            return;
+        }
+
+        try
+        {
+            if (!IsConnected(owners.Multiplexer, breaker.Name))
+            {
+                _topologyRefreshedAt = now;
+                await owners.Multiplexer.ConfigureAsync().ConfigureAwait(false);
+                _map.Invalidate();
+            }
+        }
+        catch (Exception ex) when (ex is RedisException or ObjectDisposedException or InvalidOperationException)
+        {
+            // A multiplexer being replaced or closed: its successor reads the topology afresh.
+        }
+        finally
+        {
+            Volatile.Write(ref _refreshingTopology, 0);
+        }
+    }
+
+    private static bool IsConnected(IConnectionMultiplexer multiplexer, string endpoint)
+        => multiplexer.GetServers().Any(server => server.IsConnected && string.Equals(server.EndPoint.ToString(), endpoint, StringComparison.Ordinal));
 
     /// <summary>
     /// What a probe of <paramref name="breaker"/> asks: a key of a slot it guards, never redirected
