@@ -80,7 +80,8 @@ internal sealed class BenchApp : IAsyncDisposable
     /// <param name="overLimitCache">The value of <c>RateLimiting:OverLimitCache</c>.</param>
     /// <param name="noOpScriptSha">The SHA1 (hex) of <see cref="NoOpScript"/>, loaded on every master.</param>
     /// <param name="operationTimeout">The value of <c>RateLimiting:Redis:OperationTimeout</c>: how long a decision waits for Redis before the failure mode answers.</param>
-    public static async Task<BenchApp> StartAsync(string redisConfiguration, string keyPrefix, bool overLimitCache, string noOpScriptSha, TimeSpan operationTimeout)
+    /// <param name="batching">The value of <c>RateLimiting:Redis:Batching</c>.</param>
+    public static async Task<BenchApp> StartAsync(string redisConfiguration, string keyPrefix, bool overLimitCache, string noOpScriptSha, TimeSpan operationTimeout, bool batching = true)
     {
         // The round-trip endpoint's own multiplexer, configured as the store's is.
         var roundTrips = await ConnectionMultiplexer.ConnectAsync(redisConfiguration);
@@ -95,6 +96,7 @@ internal sealed class BenchApp : IAsyncDisposable
             options.Redis.Configuration = redisConfiguration;
             options.Redis.KeyPrefix = keyPrefix;
             options.Redis.OperationTimeout = operationTimeout;
+            options.Redis.Batching = batching;
             options.OverLimitCache = overLimitCache;
 
             // FailClosed: a store failure answers 503, which the status check reports, instead of

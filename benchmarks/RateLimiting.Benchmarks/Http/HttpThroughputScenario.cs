@@ -8,8 +8,9 @@ namespace RateLimiting.Benchmarks.Http;
 /// <summary>
 /// (b) and (c): requests per second with wrk on 127.0.0.1 against <see cref="BenchApp"/>: no
 /// limiter, ASP.NET Core's in-memory sliding window, ours never rejecting (10,000 clients by
-/// X-Api-Key, spread over all masters), and ours on an exhausted partition (every request a 429)
-/// with and without the over-limit cache. Every variant is warmed up, then measured in rounds of
+/// X-Api-Key, spread over all masters) with batching and without, at wrk's connections and four
+/// times as many, and ours on an exhausted partition (every request a 429) with and without the
+/// over-limit cache. Every variant is warmed up, then measured in rounds of
 /// alternating order; the best round counts. wrk, Kestrel and Redis share the same cores.
 /// </summary>
 internal static class HttpThroughputScenario
@@ -26,18 +27,27 @@ internal static class HttpThroughputScenario
         var noOpScriptSha = cluster.LoadScript(BenchApp.NoOpScript);
         await using var cached = await BenchApp.StartAsync(redisConfiguration, "rl-cache", overLimitCache: true, noOpScriptSha, OperationTimeout);
         await using var uncached = await BenchApp.StartAsync(redisConfiguration, "rl-nocache", overLimitCache: false, noOpScriptSha, OperationTimeout);
+        await using var unbatched = await BenchApp.StartAsync(redisConfiguration, "rl-single", overLimitCache: true, noOpScriptSha, OperationTimeout, batching: false);
         var script = Path.Combine(Path.GetTempPath(), $"rl-bench-{Environment.ProcessId}.lua");
         await File.WriteAllTextAsync(script, WrkTool.ClientKeysScript);
         try
         {
-            var none = new HttpVariant("b", "HTTP: no limiter", cached, BenchApp.NoLimiterPath, 200);
-            var aspNetCore = new HttpVariant("b", "HTTP: ASP.NET Core in-memory sliding window", cached, BenchApp.AspNetCorePath, 200);
-            var ours = new HttpVariant("b", "HTTP: ours, never rejects (Header:X-Api-Key)", cached, BenchApp.OursPath, 200);
-            var withCache = new HttpVariant("c", "HTTP: ours, exhausted partition, over-limit cache on", cached, BenchApp.ExhaustedPath, 429);
-            var withoutCache = new HttpVariant("c", "HTTP: ours, exhausted partition, over-limit cache off", uncached, BenchApp.ExhaustedPath, 429);
-            var roundTrip = new HttpVariant("b", "HTTP: one Redis round trip that decides nothing", cached, BenchApp.RoundTripPath, 200);
-            var aspNetCoreExhausted = new HttpVariant("c", "HTTP: ASP.NET Core in-memory sliding window, exhausted", cached, BenchApp.AspNetCoreExhaustedPath, 429);
-            HttpVariant[] variants = [none, aspNetCore, ours, withCache, withoutCache, aspNetCoreExhausted, roundTrip];
+            var many = options.WrkConnections * 4;
+            HttpVariant Variant(string id, string name, BenchApp app, string path, int status, int connections = 0)
+                => new(id, connections == 0 ? name : $"{name}, {connections} connections", app, path, status, connections == 0 ? options.WrkConnections : connections);
+            var none = Variant("b", "HTTP: no limiter", cached, BenchApp.NoLimiterPath, 200);
+            var aspNetCore = Variant("b", "HTTP: ASP.NET Core in-memory sliding window", cached, BenchApp.AspNetCorePath, 200);
+            var ours = Variant("b", "HTTP: ours, never rejects (Header:X-Api-Key)", cached, BenchApp.OursPath, 200);
+            var oursAlone = Variant("b", "HTTP: ours, Redis:Batching off (one call per decision)", unbatched, BenchApp.OursPath, 200);
+            var withCache = Variant("c", "HTTP: ours, exhausted partition, over-limit cache on", cached, BenchApp.ExhaustedPath, 429);
+            var withoutCache = Variant("c", "HTTP: ours, exhausted partition, over-limit cache off", uncached, BenchApp.ExhaustedPath, 429);
+            var roundTrip = Variant("b", "HTTP: one Redis round trip that decides nothing", cached, BenchApp.RoundTripPath, 200);
+            var aspNetCoreExhausted = Variant("c", "HTTP: ASP.NET Core in-memory sliding window, exhausted", cached, BenchApp.AspNetCoreExhaustedPath, 429);
+            var noneMany = Variant("b", "HTTP: no limiter", cached, BenchApp.NoLimiterPath, 200, many);
+            var oursMany = Variant("b", "HTTP: ours, never rejects", cached, BenchApp.OursPath, 200, many);
+            var oursAloneMany = Variant("b", "HTTP: ours, Redis:Batching off", unbatched, BenchApp.OursPath, 200, many);
+            var roundTripMany = Variant("b", "HTTP: one Redis round trip that decides nothing", cached, BenchApp.RoundTripPath, 200, many);
+            HttpVariant[] variants = [none, aspNetCore, ours, oursAlone, withCache, withoutCache, aspNetCoreExhausted, roundTrip, noneMany, oursMany, oursAloneMany, roundTripMany];
 
             // Connections, limiters per partition, the exhausting first request, and the JIT until
             // tiered compilation has finished with every variant's code.
@@ -58,15 +68,25 @@ internal static class HttpThroughputScenario
             }
 
             var how = string.Create(CultureInfo.InvariantCulture,
-                $"wrk -t{options.WrkThreads} -c{options.WrkConnections}, best of {options.HttpRounds} x {options.HttpDuration.TotalSeconds:0} s");
+                $"wrk -t{options.WrkThreads} -c{options.WrkConnections} (or as named), best of {options.HttpRounds} x {options.HttpDuration.TotalSeconds:0} s");
             Report(table, none, how);
             Report(table, aspNetCore, string.Empty);
             Report(table, ours, string.Empty);
-            Report(table, roundTrip, "EVALSHA of a script returning at once, StackExchange.Redis called directly: no limiter that asks Redis per request does less");
+            Report(table, oursAlone, string.Empty);
+            Report(table, roundTrip, "EVALSHA of a script returning at once, StackExchange.Redis called directly: the ceiling of any limiter that makes one Redis call per request");
             table.AddRatio("b", "ASP.NET Core in-memory / no limiter", Rate(aspNetCore), Rate(none));
-            table.AddRatio("b", "ours / no limiter", Rate(ours), Rate(none), 0.7, "every request a Redis round trip");
-            table.AddRatio("b", "round trip / no limiter", Rate(roundTrip), Rate(none), note: "the ceiling of (b) on this machine with this client");
-            table.AddRatio("b", "ours / round trip", Rate(ours), Rate(roundTrip), note: "what deciding costs beyond the round trip");
+            table.AddRatio("b", "ours / no limiter", Rate(ours), Rate(none), 0.7, "decisions for one master batched while a call to it is in flight");
+            table.AddRatio("b", "Batching off / no limiter", Rate(oursAlone), Rate(none), note: "every request its own Redis call");
+            table.AddRatio("b", "round trip / no limiter", Rate(roundTrip), Rate(none), note: "the one-call-per-request ceiling on this machine with this client");
+            table.AddRatio("b", "ours / round trip", Rate(ours), Rate(roundTrip), note: "above 1: past the one-call-per-request ceiling");
+            table.AddRatio("b", "ours / Batching off", Rate(ours), Rate(oursAlone), note: "what batching gains");
+            Report(table, noneMany, string.Empty);
+            Report(table, oursMany, string.Empty);
+            Report(table, oursAloneMany, string.Empty);
+            Report(table, roundTripMany, string.Empty);
+            table.AddRatio("b", $"ours / no limiter, {many} connections", Rate(oursMany), Rate(noneMany));
+            table.AddRatio("b", $"ours / round trip, {many} connections", Rate(oursMany), Rate(roundTripMany));
+            table.AddRatio("b", $"ours / Batching off, {many} connections", Rate(oursMany), Rate(oursAloneMany));
             Report(table, withCache, "every response a 429 (problem+json)");
             Report(table, withoutCache, string.Empty);
             Report(table, aspNetCoreExhausted, "reference: a 429 with an empty body, no headers");
@@ -90,7 +110,7 @@ internal static class HttpThroughputScenario
         var redisCpu = cluster.CpuSeconds();
         var wrkCpu = ChildProcessCpu.Read();
         var started = Stopwatch.GetTimestamp();
-        var result = await WrkTool.RunAsync(variant.Url, script, options.WrkThreads, options.WrkConnections, duration);
+        var result = await WrkTool.RunAsync(variant.Url, script, options.WrkThreads, variant.Connections, duration);
         var run = new HttpRun(
             result,
             Stopwatch.GetElapsedTime(started),

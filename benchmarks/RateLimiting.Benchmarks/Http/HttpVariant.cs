@@ -3,8 +3,9 @@ namespace RateLimiting.Benchmarks.Http;
 /// <summary>One endpoint wrk loads, and the status every response must have.</summary>
 internal sealed class HttpVariant
 {
-    public HttpVariant(string id, string name, BenchApp app, string path, int expectedStatus)
+    public HttpVariant(string id, string name, BenchApp app, string path, int expectedStatus, int connections)
     {
+        Connections = connections;
         Id = id;
         Name = name;
         App = app;
@@ -17,6 +18,9 @@ internal sealed class HttpVariant
     public string Id { get; }
 
     public string Name { get; }
+
+    /// <summary>Gets how many connections wrk keeps open.</summary>
+    public int Connections { get; }
 
     public BenchApp App { get; }
 

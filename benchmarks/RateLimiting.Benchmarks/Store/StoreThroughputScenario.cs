@@ -29,6 +29,7 @@ internal static class StoreThroughputScenario
         var targets = fixedKeys.Count;
 
         await using var store = workload.CreateStore();
+        await using var unbatched = workload.CreateStore(batching: false);
         using var bare = await ConnectionMultiplexer.ConnectAsync(workload.RedisConfiguration);
         var database = bare.GetDatabase();
         var sha = Convert.FromHexString(workload.Sha);
@@ -46,6 +47,12 @@ internal static class StoreThroughputScenario
                 isOurs: true,
                 isBaseline: false,
                 (level, total) => ClosedLoopDriver.RunAsync(cluster, level, total, deadline, Decisions(store, many))),
+            new(
+                $"ours, Redis:Batching off, {many.Count:N0} partitions",
+                "L async callers, one store, one call per decision",
+                isOurs: false,
+                isBaseline: false,
+                (level, total) => ClosedLoopDriver.RunAsync(cluster, level, total, deadline, Decisions(unbatched, many))),
             new(
                 $"redis-benchmark EVALSHA, {targets} keys, pipelined",
                 $"{targets} processes x 1 connection x -P L/{targets}",
@@ -109,9 +116,11 @@ internal static class StoreThroughputScenario
         var baseline = series.Where(s => s.IsBaseline).Select(s => s.Best).Where(b => b is not null).MaxBy(b => b!.Value.Value.PerSecond);
         var bareBest = series.Single(s => s.Name.StartsWith("bare", StringComparison.Ordinal)).Best;
         var sameKeys = series.Single(s => s.Name.StartsWith("ours on", StringComparison.Ordinal)).Best;
+        var alone = series.Single(s => s.Name.StartsWith("ours, Redis:Batching off", StringComparison.Ordinal)).Best;
         table.AddRatio("a", "ours / redis-benchmark (best of each)", Rate(ours), Rate(baseline), 0.9, "same script, arguments and in-flight commands; see README for fairness");
         table.AddRatio("a", "ours on the same keys / redis-benchmark", Rate(sameKeys), Rate(baseline), note: "identical Redis work: same keys, same entries per window");
-        table.AddRatio("a", "ours / bare client (best of each)", Rate(ours), Rate(bareBest), note: "what our code costs on top of StackExchange.Redis");
+        table.AddRatio("a", "ours / bare client (best of each)", Rate(ours), Rate(bareBest), note: "above 1: batching does more than one call per decision can");
+        table.AddRatio("a", "ours / Batching off", Rate(ours), Rate(alone), note: "what batching gains");
         return Rate(ours);
     }
 

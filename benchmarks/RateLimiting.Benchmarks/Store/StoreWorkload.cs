@@ -72,11 +72,13 @@ internal sealed class StoreWorkload
     }
 
     /// <summary>A store as an application would create it, with a generous deadline so that a slow moment is no failure.</summary>
-    public RedisRateLimitStore CreateStore()
+    /// <param name="batching">The value of <see cref="RedisStoreOptions.Batching"/>.</param>
+    public RedisRateLimitStore CreateStore(bool batching = true)
         => new(new RedisStoreOptions
         {
             Configuration = RedisConfiguration,
             OperationTimeout = TimeSpan.FromSeconds(10),
+            Batching = batching,
         });
 
     /// <summary>Counts <see cref="ManyPartitions"/> per master, e.g. <c>5461/5462/5461</c>.</summary>
@@ -109,12 +111,5 @@ internal sealed class StoreWorkload
         return [.. picked.OrderBy(t => t.Master.Port)];
     }
 
-    private static string ReadScript()
-    {
-        const string Name = "RateLimiting.Redis.sliding-window.lua";
-        using var stream = typeof(RedisRateLimitStore).Assembly.GetManifestResourceStream(Name)
-            ?? throw new InvalidOperationException($"RateLimiting.Redis no longer embeds {Name}.");
-        using var reader = new StreamReader(stream);
-        return reader.ReadToEnd();
-    }
+    private static string ReadScript() => SlidingWindowScripts.Decide.One.Source;
 }

@@ -13,24 +13,16 @@ using StackExchange.Redis;
 namespace RateLimiting.Redis.Connection;
 
 /// <summary>
-/// The call path into StackExchange.Redis: every call within its <see cref="CallDeadline"/>,
-/// scripts run by SHA (the source sent on NOSCRIPT), what a resharding cluster answers (TRYAGAIN,
-/// a MOVED to another node) retried within the deadline, an open breaker's master answered at once
-/// (<see cref="MasterBreakers"/>), and every fault told to the <see cref="FaultDetector"/>, whose
-/// verdict the <see cref="MultiplexerSupervisor"/> acts on.
+/// The call path into StackExchange.Redis: every call within its <see cref="CallDeadline"/>, run
+/// by the <see cref="ScriptRunner"/>, batched per master by the <see cref="CallBatcher"/> unless
+/// <see cref="RedisStoreOptions.Batching"/> is off, an open breaker's master answered at once
+/// (<see cref="MasterBreakers"/>), and every decision's fault told to the <see cref="FaultDetector"/>,
+/// whose verdict the <see cref="MultiplexerSupervisor"/> acts on.
 /// </summary>
-/// <remarks>
-/// Scripts run by their SHA1 as bytes rather than through the client's script cache: the
-/// <c>ScriptEvaluateAsync(string)</c> overload, which handles NOSCRIPT itself, hashes the whole
-/// 5 KB script text on every call to find it (about 5 µs here, more than a third of the client's
-/// own CPU per call).
-/// </remarks>
-internal sealed partial class RedisConnection : IAsyncDisposable
+internal sealed class RedisConnection : IAsyncDisposable
 {
-    private static readonly TimeSpan RetryDelay = TimeSpan.FromMilliseconds(5);
-
-    private readonly ILogger _logger;
     private readonly CallDeadline _deadline;
+    private readonly ScriptRunner _runner;
     private readonly FaultDetector _faults;
     private readonly RedisConnectionDiagnostics _diagnostics;
     private readonly RedisMetrics? _metrics;
@@ -41,14 +33,15 @@ internal sealed partial class RedisConnection : IAsyncDisposable
     /// <param name="meterFactory">Creates the instruments; none when <see langword="null"/>.</param>
     public RedisConnection(RedisStoreOptions options, ILogger logger, IClock clock, IMeterFactory? meterFactory)
     {
-        _logger = logger;
         _diagnostics = new RedisConnectionDiagnostics(options, logger, clock);
         _deadline = new CallDeadline(options.OperationTimeout, clock, _diagnostics.OnFailure);
+        _runner = new ScriptRunner(_deadline, logger);
         _faults = new FaultDetector(options.Resilience, clock);
         Breakers = new MasterBreakers(options.Resilience, clock, logger, ProbeAsync);
         Health = new ConnectionHealth(clock, Breakers);
         _metrics = meterFactory is null ? null : new RedisMetrics(meterFactory, Health);
         Supervisor = new MultiplexerSupervisor(options.OperationTimeout, new MultiplexerConnector(options, _diagnostics), logger, _metrics, Breakers.ProbeNow);
+        Batcher = options.Batching ? new CallBatcher(_runner, _deadline, () => Supervisor.Current, logger, _metrics) : null;
     }
 
     /// <summary>Gets the circuit breakers, one per master and one for no connection at all.</summary>
@@ -58,8 +51,11 @@ internal sealed partial class RedisConnection : IAsyncDisposable
 
     public ConnectionHealth Health { get; }
 
-    /// <summary>Runs <paramref name="script"/> on the slot of <paramref name="keys"/> and returns its integer array reply.</summary>
-    public ValueTask<long[]> EvaluateAsync(RedisScript script, ReadOnlySpan<string> keys, ReadOnlySpan<long> args, CancellationToken cancellationToken)
+    /// <summary>Gets the per-master batching; null when <see cref="RedisStoreOptions.Batching"/> is off.</summary>
+    public CallBatcher? Batcher { get; }
+
+    /// <summary>Runs <paramref name="script"/> on the slot of <paramref name="keys"/>, alone or batched with other calls for its master, and returns its integer array reply.</summary>
+    public ValueTask<long[]> EvaluateAsync(BatchableScript script, ReadOnlySpan<string> keys, ReadOnlySpan<long> args, CancellationToken cancellationToken)
     {
         var redisKeys = new RedisKey[keys.Length];
         for (var i = 0; i < keys.Length; i++)
@@ -91,57 +87,24 @@ internal sealed partial class RedisConnection : IAsyncDisposable
     }
 
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
-    private async ValueTask<long[]> EvaluateCoreAsync(RedisScript script, RedisKey[] redisKeys, RedisValue[] redisArgs, CancellationToken cancellationToken)
+    private async ValueTask<long[]> EvaluateCoreAsync(BatchableScript script, RedisKey[] redisKeys, RedisValue[] redisArgs, CancellationToken cancellationToken)
     {
         var started = _deadline.Start();
-        var generation = Supervisor.Current;
-        if (generation is null)
-        {
-            ThrowIfOpen(Breakers.NoConnection);
-            try
-            {
-                generation = await _deadline.BoundAsync(Supervisor.GetAsync(), started, cancellationToken).ConfigureAwait(false);
-            }
-            catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
-            {
-                // Still connecting (or the factory failed): a failure for health, nothing to replace yet.
-                Health.RecordFailure();
-                _diagnostics.OnFailure(ex);
-                Breakers.RecordFailure(Breakers.NoConnection, started, () => CauseOf(ex));
-                throw;
-            }
-        }
-
+        var generation = Supervisor.Current ?? await ConnectAsync(started, cancellationToken).ConfigureAwait(false);
         var breaker = Breakers.For(generation.Multiplexer, redisKeys[0]);
         ThrowIfOpen(breaker);
+        if (Batcher is { IsSupported: true } && !ReferenceEquals(breaker, Breakers.NoConnection)
+            && await EvaluateBatchedAsync(generation, breaker, new BatchMember(script, redisKeys, redisArgs, started), cancellationToken).ConfigureAwait(false) is { } verdict)
+        {
+            return verdict;
+        }
+
         generation.Enter();
         try
         {
-            var database = generation.Multiplexer.GetDatabase();
-            var sendSource = false;
-            while (true)
-            {
-                try
-                {
-                    var call = sendSource
-                        ? database.ScriptEvaluateAsync(script.Source, redisKeys, redisArgs)
-                        : database.ScriptEvaluateAsync(script.Sha1, redisKeys, redisArgs);
-                    var reply = RedisScript.IntegersOf(await _deadline.BoundAsync(call, started, cancellationToken).ConfigureAwait(false));
-                    breaker.RecordSuccess();
-                    OnSuccess();
-                    return reply;
-                }
-                catch (RedisServerException ex) when (!sendSource && RedisErrorClassifier.IsNoScript(ex))
-                {
-                    // A node that never saw the script: a new or failed-over master, or SCRIPT FLUSH.
-                    Log.ScriptReloaded(_logger);
-                    sendSource = true;
-                }
-                catch (RedisServerException ex) when (RedisErrorClassifier.IsResharding(ex, generation.IsRoutedTo) && _deadline.Left(started) > RetryDelay)
-                {
-                    await Task.Delay(RetryDelay, cancellationToken).ConfigureAwait(false);
-                }
-            }
+            var reply = await _runner.RunOnSlotAsync(generation, script.One, redisKeys, redisArgs, started, cancellationToken).ConfigureAwait(false);
+            OnSuccess(breaker);
+            return reply;
         }
         catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
         {
@@ -154,8 +117,54 @@ internal sealed partial class RedisConnection : IAsyncDisposable
         }
     }
 
-    private void OnSuccess()
+    /// <summary>The verdict of <paramref name="member"/>, sent with the other calls for its master; null when it is to be decided alone.</summary>
+    private async Task<long[]?> EvaluateBatchedAsync(MultiplexerGeneration generation, MasterBreaker breaker, BatchMember member, CancellationToken cancellationToken)
     {
+        Batcher!.Enqueue(breaker, generation, member);
+        try
+        {
+            var verdict = await _deadline.BoundAsync(member.Reply, member.Started, cancellationToken).ConfigureAwait(false);
+            if (verdict is not null)
+            {
+                OnSuccess(breaker);
+            }
+
+            return verdict;
+        }
+        catch (Exception ex)
+        {
+            member.Abandon();
+            if (!cancellationToken.IsCancellationRequested)
+            {
+                OnFault(generation, (breaker, member.Started), ex);
+            }
+
+            throw;
+        }
+    }
+
+    /// <summary>A multiplexer, for the first call or the first after a failed connect.</summary>
+    private async Task<MultiplexerGeneration> ConnectAsync(Instant started, CancellationToken cancellationToken)
+    {
+        ThrowIfOpen(Breakers.NoConnection);
+        try
+        {
+            return await _deadline.BoundAsync(Supervisor.GetAsync(), started, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
+        {
+            // Still connecting (or the factory failed): a failure for health, nothing to replace yet.
+            Health.RecordFailure();
+            _diagnostics.OnFailure(ex);
+            Breakers.RecordFailure(Breakers.NoConnection, started, () => CauseOf(ex));
+            throw;
+        }
+    }
+
+    /// <summary>Records an answered call: a decision (on <paramref name="breaker"/>) or a probe.</summary>
+    private void OnSuccess(MasterBreaker? breaker)
+    {
+        breaker?.RecordSuccess();
         _faults.RecordSuccess();
         Health.RecordSuccess();
         _diagnostics.OnSuccess();
@@ -215,7 +224,7 @@ internal sealed partial class RedisConnection : IAsyncDisposable
         try
         {
             await _deadline.BoundAsync(generation.Multiplexer.GetDatabase().KeyExistsAsync(key, flags), started, CancellationToken.None).ConfigureAwait(false);
-            OnSuccess();
+            OnSuccess(breaker: null);
             return true;
         }
         catch (Exception ex) when (ex is RedisException or TimeoutException or ObjectDisposedException)
@@ -227,11 +236,5 @@ internal sealed partial class RedisConnection : IAsyncDisposable
         {
             generation.Exit();
         }
-    }
-
-    private static partial class Log
-    {
-        [LoggerMessage(EventId = 1, EventName = "ScriptReloaded", Level = LogLevel.Information, Message = "A Redis node did not know the rate-limit script (NOSCRIPT); sent its source once.")]
-        public static partial void ScriptReloaded(ILogger logger);
     }
 }

@@ -14,6 +14,8 @@ internal static class RedisErrorClassifier
 {
     private const string ResentMovedPrefix = "Key has MOVED";
 
+    private static readonly string[] RefusedBeforeRunning = ["READONLY", "LOADING", "BUSY", "MASTERDOWN", "OOM", "CLUSTERDOWN", "MOVED", "ASK", "TRYAGAIN"];
+
     /// <summary>A node that does not know the script: new, failed over, or after SCRIPT FLUSH.</summary>
     public static bool IsNoScript(RedisServerException exception) => HasCode(exception.Message, "NOSCRIPT");
 
@@ -25,6 +27,22 @@ internal static class RedisErrorClassifier
     public static bool IsResharding(RedisServerException exception, Func<int, EndPoint, bool> isRoutedTo)
         => HasCode(exception.Message, "TRYAGAIN")
         || (TryParseMoved(exception.Message, out var slot, out var named) && !isRoutedTo(slot, named));
+
+    /// <summary>
+    /// A server that cannot run the batch script: Redis before 7.0 does not parse its shebang line
+    /// (a compile error), and one that does not know a flag says so.
+    /// </summary>
+    public static bool IsScriptRejected(RedisServerException exception)
+        => exception.Message.Contains("Error compiling script", StringComparison.Ordinal)
+        || exception.Message.Contains("shebang", StringComparison.OrdinalIgnoreCase);
+
+    /// <summary>
+    /// An error reply that a node gives before it runs a script: nothing of the script was done,
+    /// so each of a batch's decisions can be sent again alone (a replica, a node still loading or
+    /// busy, a master without its replicas, memory full, a cluster that is down, a redirection).
+    /// </summary>
+    public static bool IsRefusedBeforeRunning(RedisServerException exception)
+        => Array.Exists(RefusedBeforeRunning, code => HasCode(exception.Message, code));
 
     /// <param name="exception">The call's failure.</param>
     /// <param name="isRoutedTo">Whether the client already sends <c>slot</c> to the named endpoint, which makes a MOVED a loop.</param>

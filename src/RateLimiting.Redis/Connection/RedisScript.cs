@@ -11,11 +11,15 @@ internal sealed class RedisScript
     {
         Source = source;
         Sha1 = SHA1.HashData(Encoding.UTF8.GetBytes(source));
+        Sha1Hex = Convert.ToHexStringLower(Sha1);
     }
 
     public string Source { get; }
 
     public byte[] Sha1 { get; }
+
+    /// <summary>Gets the SHA1 as EVALSHA takes it in text.</summary>
+    public string Sha1Hex { get; }
 
     /// <summary>
     /// A script's reply: our scripts return integer arrays, so a reply of another shape is a fault,
@@ -34,11 +38,12 @@ internal sealed class RedisScript
         }
     }
 
-    public static RedisScript FromResource(string name)
+    /// <summary>The text of a script embedded in this assembly.</summary>
+    public static string ReadResource(string name)
     {
         using var stream = typeof(RedisScript).Assembly.GetManifestResourceStream(name)
             ?? throw new InvalidOperationException($"Embedded script '{name}' is missing.");
         using var reader = new StreamReader(stream);
-        return new RedisScript(reader.ReadToEnd());
+        return reader.ReadToEnd();
     }
 }

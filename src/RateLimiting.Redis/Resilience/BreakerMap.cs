@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Net;
 using NodaTime;
 using StackExchange.Redis;
 
@@ -17,8 +18,8 @@ internal sealed class BreakerMap
     private readonly IClock _clock;
     private readonly Action _topologyChanged;
     private readonly ConcurrentDictionary<string, MasterBreaker> _masters = new(StringComparer.Ordinal);
-    private readonly ConcurrentDictionary<int, string> _moved = new();
-    private readonly Func<string, MasterBreaker> _newBreaker;
+    private readonly ConcurrentDictionary<int, EndPoint> _moved = new();
+    private readonly Func<string, EndPoint, MasterBreaker> _newBreaker;
     private SlotOwners? _owners;
     private SlotOwners? _last; // survives the invalidations of _owners, for the next map to build on
     private IConnectionMultiplexer? _watched;
@@ -31,7 +32,7 @@ internal sealed class BreakerMap
     {
         _clock = clock;
         _topologyChanged = topologyChanged;
-        _newBreaker = name => new MasterBreaker(name, options, clock);
+        _newBreaker = (name, endpoint) => new MasterBreaker(name, endpoint, options, clock);
     }
 
     public IEnumerable<MasterBreaker> Masters => _masters.Values;
@@ -71,7 +72,7 @@ internal sealed class BreakerMap
         try
         {
             Watch(multiplexer);
-            var built = SlotOwners.Build(multiplexer, name => _masters.GetOrAdd(name, _newBreaker), _moved, previous, now + MapLifetime);
+            var built = SlotOwners.Build(multiplexer, BreakerOf, _moved, previous, now + MapLifetime);
             Publish(built);
             return built;
         }
@@ -87,6 +88,8 @@ internal sealed class BreakerMap
             Volatile.Write(ref _refreshing, 0);
         }
     }
+
+    private MasterBreaker BreakerOf(EndPoint endpoint) => _masters.GetOrAdd(endpoint.ToString()!, _newBreaker, endpoint);
 
     private void Publish(SlotOwners? owners)
     {
@@ -110,10 +113,7 @@ internal sealed class BreakerMap
         multiplexer.ConnectionRestored += (_, _) => Changed();
         multiplexer.HashSlotMoved += (_, moved) =>
         {
-            if (moved.NewEndPoint.ToString() is { } owner)
-            {
-                _moved[moved.HashSlot] = owner;
-            }
+            _moved[moved.HashSlot] = moved.NewEndPoint;
 
             Changed();
         };

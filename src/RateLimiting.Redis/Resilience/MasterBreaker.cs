@@ -1,3 +1,4 @@
+using System.Net;
 using NodaTime;
 
 namespace RateLimiting.Redis.Resilience;
@@ -26,15 +27,19 @@ internal sealed class MasterBreaker
     private int _reopenings;
     private long _openings;
 
-    public MasterBreaker(string name, RedisResilienceOptions options, IClock clock)
+    public MasterBreaker(string name, EndPoint? endpoint, RedisResilienceOptions options, IClock clock)
     {
         Name = name;
+        EndPoint = endpoint;
         _options = options;
         _clock = clock;
     }
 
     /// <summary>Gets the master's endpoint, or <see cref="MasterBreakers.NoConnectionName"/>.</summary>
     public string Name { get; }
+
+    /// <summary>Gets the master's endpoint; null for <see cref="MasterBreakers.NoConnectionName"/>.</summary>
+    public EndPoint? EndPoint { get; }
 
     public bool IsOpen => Volatile.Read(ref _open) != 0;
 

@@ -44,7 +44,7 @@ internal sealed partial class MasterBreakers : IAsyncDisposable
         _logger = logger;
         _probe = probe;
         _map = new BreakerMap(options, clock, Wake);
-        NoConnection = new MasterBreaker(NoConnectionName, options, clock);
+        NoConnection = new MasterBreaker(NoConnectionName, endpoint: null, options, clock);
     }
 
     public MasterBreaker NoConnection { get; }
@@ -157,7 +157,7 @@ internal sealed partial class MasterBreakers : IAsyncDisposable
     private async Task RefreshTopologyIfGoneAsync(MasterBreaker breaker)
     {
         var now = _clock.GetCurrentInstant();
-        if (ReferenceEquals(breaker, NoConnection)
+        if (breaker.EndPoint is not { } endpoint
             || _map.Current is not { } owners
             || now - _topologyRefreshedAt < TopologyRefreshInterval
             || Interlocked.CompareExchange(ref _refreshingTopology, 1, 0) != 0)
@@ -167,25 +167,22 @@ internal sealed partial class MasterBreakers : IAsyncDisposable
 
         try
         {
-            if (!IsConnected(owners.Multiplexer, breaker.Name))
+            if (!owners.Multiplexer.GetServer(endpoint).IsConnected)
             {
                 _topologyRefreshedAt = now;
                 await owners.Multiplexer.ConfigureAsync().ConfigureAwait(false);
                 _map.Invalidate();
             }
         }
-        catch (Exception ex) when (ex is RedisException or ObjectDisposedException or InvalidOperationException)
+        catch (Exception ex) when (ex is RedisException or ObjectDisposedException or InvalidOperationException or ArgumentException or NotSupportedException)
         {
-            // A multiplexer being replaced or closed: its successor reads the topology afresh.
+            // A multiplexer being replaced or closed (its successor reads the topology afresh), or one that no longer tracks the node.
         }
         finally
         {
             Volatile.Write(ref _refreshingTopology, 0);
         }
     }
-
-    private static bool IsConnected(IConnectionMultiplexer multiplexer, string endpoint)
-        => multiplexer.GetServers().Any(server => server.IsConnected && string.Equals(server.EndPoint.ToString(), endpoint, StringComparison.Ordinal));
 
     /// <summary>
     /// What a probe of <paramref name="breaker"/> asks: a key of a slot it guards, never redirected

@@ -1,3 +1,4 @@
+using System.Net;
 using NodaTime;
 using RateLimiting.Redis.Connection;
 using StackExchange.Redis;
@@ -52,7 +53,7 @@ internal sealed class SlotOwners(IConnectionMultiplexer multiplexer, Instant exp
     /// owner in <paramref name="previous"/>: a fresh multiplexer may not have asked every node yet,
     /// and a breaker must not lose its slots (and open again from nothing) for want of a view.
     /// </summary>
-    public static SlotOwners Build(IConnectionMultiplexer multiplexer, Func<string, MasterBreaker> breakerOf, IEnumerable<KeyValuePair<int, string>> moved, SlotOwners? previous, Instant expiresAt)
+    public static SlotOwners Build(IConnectionMultiplexer multiplexer, Func<EndPoint, MasterBreaker> breakerOf, IEnumerable<KeyValuePair<int, EndPoint>> moved, SlotOwners? previous, Instant expiresAt)
     {
         var bySlot = previous is null ? new ushort[SlotCoverage.ClusterSlots] : (ushort[])previous._bySlot.Clone();
         var breakers = previous is null ? new List<MasterBreaker>() : [.. previous._breakers];
@@ -84,7 +85,7 @@ internal sealed class SlotOwners(IConnectionMultiplexer multiplexer, Instant exp
                         connected[name] = isConnected = IsConnected(multiplexer, master.EndPoint);
                     }
 
-                    var breaker = NumberOf(breakerOf(name));
+                    var breaker = NumberOf(breakerOf(master.EndPoint));
                     foreach (var range in master.Slots)
                     {
                         for (var slot = range.From; slot <= range.To; slot++)
@@ -109,13 +110,13 @@ internal sealed class SlotOwners(IConnectionMultiplexer multiplexer, Instant exp
         }
 
         var server = multiplexer.GetServers().FirstOrDefault(server => server.IsConnected && !server.IsReplica && server.ServerType != ServerType.Cluster);
-        return new SlotOwners(multiplexer, expiresAt, bySlot, [.. breakers], server is null ? previous?._standalone : breakerOf(server.EndPoint.ToString()!));
+        return new SlotOwners(multiplexer, expiresAt, bySlot, [.. breakers], server is null ? previous?._standalone : breakerOf(server.EndPoint));
     }
 
     /// <summary>The same owners for <paramref name="multiplexer"/>, until <paramref name="expiresAt"/>: when its views cannot be read yet.</summary>
     public SlotOwners For(IConnectionMultiplexer multiplexer, Instant expiresAt) => new(multiplexer, expiresAt, _bySlot, _breakers, _standalone);
 
-    private static bool IsConnected(IConnectionMultiplexer multiplexer, System.Net.EndPoint endpoint)
+    private static bool IsConnected(IConnectionMultiplexer multiplexer, EndPoint endpoint)
     {
         try
         {

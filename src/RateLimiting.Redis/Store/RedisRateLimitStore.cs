@@ -9,17 +9,17 @@ namespace RateLimiting.Redis.Store;
 
 /// <summary>
 /// An <see cref="IRateLimitStore"/> on Redis (Cluster or single node): one Lua script per decision
-/// trims the window, counts it, admits or rejects and records, atomically, in one round trip, on
-/// one slot.
+/// trims the window, counts it, admits or rejects and records, atomically, on one slot; decisions
+/// bound for one master while a call to it is in flight share its next call
+/// (<see cref="RedisStoreOptions.Batching"/>).
 /// </summary>
 public sealed class RedisRateLimitStore : IRateLimitStore, IAsyncDisposable
 {
-    private static readonly RedisScript Script = RedisScript.FromResource("RateLimiting.Redis.sliding-window.lua");
-
     /// <summary>A read-only decision: exercises the connection, the script and one slot, and writes nothing.</summary>
     private static readonly RateLimitRequest Probe = new("health", "probe", 1, TimeSpan.FromSeconds(1), Cost: 0);
 
     private readonly RedisConnection _connection;
+    private readonly BatchableScript _script;
     private readonly bool _ownsConnection;
     private readonly RedisKeyLayout _keys;
     private readonly NodaTime.IClock? _clock;
@@ -33,14 +33,15 @@ public sealed class RedisRateLimitStore : IRateLimitStore, IAsyncDisposable
     }
 
     /// <summary>Creates a store on a connection the container owns (and shares with the health check).</summary>
-    internal RedisRateLimitStore(RedisConnection connection, RedisStoreOptions options)
-        : this(connection, options, ownsConnection: false)
+    internal RedisRateLimitStore(RedisConnection connection, RedisStoreOptions options, BatchableScript? script = null)
+        : this(connection, options, ownsConnection: false, script)
     {
     }
 
-    private RedisRateLimitStore(RedisConnection connection, RedisStoreOptions options, bool ownsConnection)
+    private RedisRateLimitStore(RedisConnection connection, RedisStoreOptions options, bool ownsConnection, BatchableScript? script = null)
     {
         _connection = connection;
+        _script = script ?? SlidingWindowScripts.Decide;
         _ownsConnection = ownsConnection;
         _keys = new RedisKeyLayout(options.KeyPrefix);
         _clock = options.Clock;
@@ -67,8 +68,8 @@ public sealed class RedisRateLimitStore : IRateLimitStore, IAsyncDisposable
         var (entries, totals) = _keys.For(request.Policy, request.Partition);
         var windowMicroseconds = request.Window.Ticks / TimeSpan.TicksPerMicrosecond;
         var reply = await (_clock is null
-            ? _connection.EvaluateAsync(Script, [entries, totals], [request.PermitLimit, windowMicroseconds, request.Cost], cancellationToken)
-            : _connection.EvaluateAsync(Script, [entries, totals], [request.PermitLimit, windowMicroseconds, request.Cost, _clock.GetCurrentInstant().ToUnixTimeTicks() / TimeSpan.TicksPerMicrosecond], cancellationToken)).ConfigureAwait(false);
+            ? _connection.EvaluateAsync(_script, [entries, totals], [request.PermitLimit, windowMicroseconds, request.Cost], cancellationToken)
+            : _connection.EvaluateAsync(_script, [entries, totals], [request.PermitLimit, windowMicroseconds, request.Cost, _clock.GetCurrentInstant().ToUnixTimeTicks() / TimeSpan.TicksPerMicrosecond], cancellationToken)).ConfigureAwait(false);
         return new RateLimitDecision(
             reason: (RateLimitRejectReason)reply[0],
             limit: request.PermitLimit,

@@ -59,6 +59,15 @@ public sealed class RedisStoreOptions
     /// <value>The default value is <see langword="null"/>.</value>
     public Func<CancellationToken, Task<StackExchange.Redis.IConnectionMultiplexer>>? ConnectionFactory { get; set; }
 
+    /// <summary>
+    /// Gets or sets a value indicating whether decisions bound for one Redis master while a call to
+    /// it is in flight go together in its next call, one script execution that decides each of them
+    /// as it would be decided alone. A decision with nothing in flight for its master is sent at
+    /// once. Needs Redis 7 (script flags); with an older server every decision is sent alone.
+    /// </summary>
+    /// <value>The default value is <see langword="true"/>.</value>
+    public bool Batching { get; set; } = true;
+
     /// <summary>Gets when a stuck multiplexer is replaced (section <c>RateLimiting:Redis:Resilience</c>).</summary>
     public RedisResilienceOptions Resilience { get; } = new();
 }

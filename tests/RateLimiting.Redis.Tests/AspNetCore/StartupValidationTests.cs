@@ -30,6 +30,7 @@ public sealed class StartupValidationTests
     [InlineData("RateLimiting:Redis:Configuration", "", "RateLimiting:Redis:Configuration")]
     [InlineData("RateLimiting:Redis:Configuration", "127.0.0.1:7000,colour=blue", "RateLimiting:Redis:Configuration")]
     [InlineData("RateLimiting:Redis:KeyPrefix", "{rl}", "RateLimiting:Redis:KeyPrefix")]
+    [InlineData("RateLimiting:Redis:Batching", "sometimes", "RateLimiting:Redis:Batching")]
     [InlineData("RateLimiting:Redis:Colour", "blue", "RateLimiting:Redis:Colour")]
     [InlineData("RateLimiting:Redis:Resilience:BreakerFailureThreshold", "0", "RateLimiting:Redis:Resilience:BreakerFailureThreshold")]
     [InlineData("RateLimiting:Redis:Resilience:BreakerFailureSpan", "-00:00:01", "RateLimiting:Redis:Resilience:BreakerFailureSpan")]

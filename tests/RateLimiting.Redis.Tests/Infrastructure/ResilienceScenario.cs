@@ -70,6 +70,12 @@ internal sealed class ResilienceScenario : IAsyncDisposable
 
     public ScenarioDecider Decider { get; }
 
+    /// <summary>Gets what the store's batching did so far, for a scenario's figures line: <c>batches/decisions in them/decided alone</c>.</summary>
+    public string BatchFigures => Connection.Batcher is { } batcher ? $"{batcher.Batches}/{batcher.BatchedDecisions}/{batcher.DecidedAlone}" : "off";
+
+    /// <summary>Asserts that some decisions went in batches, so that the scenario exercised them.</summary>
+    public void AssertBatched() => Assert.True(Connection.Batcher?.Batches > 0, $"No decisions went in a batch ({BatchFigures}).");
+
     /// <summary>Reconnects that ended, swapped or declined (the fresh multiplexer served fewer slots), since <paramref name="since"/> (a Stopwatch timestamp).</summary>
     public int ReconnectAttemptsSince(long since) => _reconnects.Count(r => r.At >= since);
 

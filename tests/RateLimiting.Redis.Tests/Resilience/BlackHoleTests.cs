@@ -89,9 +89,11 @@ public sealed class BlackHoleTests : ResilienceScenarioTests
             ("store_errors", Scenario.CountingStore.Errors),
             ("store_error_kinds", Scenario.CountingStore.ErrorSummary(faultAt)),
             ("reconnect_log", Scenario.ReconnectSummary(faultAt)),
-            ("breaker_log", Scenario.BreakerLog)));
+            ("breaker_log", Scenario.BreakerLog),
+            ("batches_batched_alone", Scenario.BatchFigures)));
 
         Assert.All(records, r => Assert.Null(r.Error));
+        Scenario.AssertBatched();
         Assert.NotEmpty(onVictim);
         Assert.All(onVictim, r => Assert.True(r.ByFailureMode, $"{r.Partition} answered by {r.Source} inside the black hole."));
         Assert.True(byBreaker >= onVictim.Length * 9 / 10, $"{byBreaker} of {onVictim.Length} answered by the open breaker.");

@@ -102,9 +102,11 @@ public sealed class FailoverTests : ResilienceScenarioTests
             ("store_error_kinds", Scenario.CountingStore.ErrorSummary(killedAt)),
             ("decisions_after_kill", afterKill.Length),
             ("exhausted_rejected_by_store", !exhaustedAfter.IsAcquired),
-            ("reconnect_log", Scenario.ReconnectSummary(killedAt))));
+            ("reconnect_log", Scenario.ReconnectSummary(killedAt)),
+            ("batches_batched_alone", Scenario.BatchFigures)));
 
         Assert.All(records, r => Assert.Null(r.Error));
+        Scenario.AssertBatched();
         Assert.True(victimFailureMode > 0, "No decision fell in the failover gap: the kill did not reach the store's callers.");
         Assert.False(exhaustedAfter.IsAcquired, "A partition exhausted before the crash was admitted by the promoted replica.");
         DecisionAssert.AnsweredByStore(

@@ -1,3 +1,4 @@
+using System.Net;
 using NodaTime;
 using NodaTime.Testing;
 using RateLimiting.Redis.Resilience;
@@ -113,7 +114,7 @@ public sealed class MasterBreakerTests
         Assert.True(delays.Distinct().Count() > 1, "The probes are not jittered.");
     }
 
-    private MasterBreaker NewBreaker() => new("127.0.0.1:7000", _options, _clock);
+    private MasterBreaker NewBreaker() => new("127.0.0.1:7000", new IPEndPoint(IPAddress.Loopback, 7000), _options, _clock);
 
     private MasterBreaker OpenBreaker()
     {

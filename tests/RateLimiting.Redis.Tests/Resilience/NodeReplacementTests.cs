@@ -204,7 +204,8 @@ public sealed class NodeReplacementTests : ResilienceScenarioTests
             ("over_admitted", overAdmitted),
             ("lost", lost),
             ("doubled", doubled),
-            ("generations", Scenario.Connection.Supervisor.Current?.Number)));
+            ("generations", Scenario.Connection.Supervisor.Current?.Number),
+            ("batches_batched_alone", Scenario.BatchFigures)));
 
         Assert.All(records, r => Assert.Null(r.Error));
         Assert.True(recovered is not null, $"Redis did not answer every probe within {RecoveryDeadline.TotalSeconds:0} s of the old nodes stopping.");

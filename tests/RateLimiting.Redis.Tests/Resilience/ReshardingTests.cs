@@ -119,11 +119,13 @@ public sealed class ReshardingTests : ResilienceScenarioTests
             ("source_moved", Delta(sourceBefore, sourceAfter, "MOVED")),
             ("target_tryagain", Delta(targetBefore, targetAfter, "TRYAGAIN")),
             ("target_moved", Delta(targetBefore, targetAfter, "MOVED")),
-            ("admitted", string.Join('/', admitted))));
+            ("admitted", string.Join('/', admitted)),
+            ("batches_batched_alone", Scenario.BatchFigures)));
 
         Assert.True(Scenario.CountingStore.Errors == 0, string.Join(Environment.NewLine, Scenario.CountingStore.Samples));
         Assert.All(records, r => Assert.True(r.ByStore, $"{r.Partition}: {r.Source} {r.Error}"));
         Assert.Equal(0, Scenario.Connection.Supervisor.Reconnects);
+        Scenario.AssertBatched();
         Assert.True(Delta(sourceBefore, sourceAfter, "ASK") > 0, "No caller met an ASK.");
         Assert.True(Delta(sourceBefore, sourceAfter, "TRYAGAIN") > 0, "No caller met a split window (TRYAGAIN).");
         Assert.True(duringMigration > 0);
