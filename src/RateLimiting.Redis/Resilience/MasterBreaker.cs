@@ -35,7 +35,7 @@ internal sealed class MasterBreaker
         _clock = clock;
     }
 
-    /// <summary>Gets the master's endpoint, or <see cref="MasterBreakers.NoConnectionName"/>.</summary>
+    /// <summary>Gets the master's endpoint as text, or <see cref="MasterBreakers.NoConnectionName"/>.</summary>
     public string Name { get; }
 
     /// <summary>Gets the master's endpoint; null for <see cref="MasterBreakers.NoConnectionName"/>.</summary>
