@@ -89,5 +89,27 @@ public sealed class RedisErrorClassifierTests
         Assert.Equal(expected, RedisErrorClassifier.IsNoScript(new RedisServerException(message)));
     }
 
+    [Theory]
+    [InlineData("ERR Error compiling script (new function): user_script:1: unexpected symbol near '#'", true)] // Redis 6
+    [InlineData("ERR Unexpected flag in script shebang: no-such-flag", true)] // Redis 7, a flag it does not know
+    [InlineData("ERR user_script:12: Script attempted to access nonexistent global variable 'x'", false)] // ran, then failed
+    public void IsScriptRejected_OnlyWhenTheServerCannotCompileIt(string message, bool expected)
+    {
+        Assert.Equal(expected, RedisErrorClassifier.IsScriptRejected(new RedisServerException(message)));
+    }
+
+    [Theory]
+    [InlineData("READONLY You can't write against a read only replica.", true)]
+    [InlineData("CLUSTERDOWN The cluster is down", true)]
+    [InlineData("BUSY Redis is busy running a script.", true)]
+    [InlineData("OOM command not allowed when used memory > 'maxmemory'.", true)]
+    [InlineData("MOVED 3999 127.0.0.1:7001", true)]
+    [InlineData("ERR user_script:3: WRONGTYPE Operation against a key holding the wrong kind of value", false)] // may have written
+    [InlineData("BUSYKEY Target key name already exists.", false)]
+    public void IsRefusedBeforeRunning_ByItsCode(string message, bool expected)
+    {
+        Assert.Equal(expected, RedisErrorClassifier.IsRefusedBeforeRunning(new RedisServerException(message)));
+    }
+
     private static bool IsRoutedTo(int slot, EndPoint named) => named.Equals(Routed);
 }

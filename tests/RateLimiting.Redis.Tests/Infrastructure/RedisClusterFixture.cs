@@ -169,6 +169,10 @@ public sealed class RedisClusterFixture : IAsyncLifetime
         throw new AggregateException("No cluster node answered CLUSTER NODES.", errors);
     }
 
+    /// <summary>The endpoint (host:port) of the master that serves <paramref name="slot"/>, as the fixture's multiplexer last saw the cluster.</summary>
+    public string OwnerOfSlot(int slot)
+        => Multiplexer.GetServer(Multiplexer.GetEndPoints()[0]).ClusterConfiguration!.GetBySlot(slot)!.EndPoint!.ToString()!;
+
     /// <inheritdoc cref="MasterPorts"/>
     public async Task<IReadOnlyList<int>> MasterPortsAsync()
     {

@@ -178,16 +178,11 @@ public sealed class BatchingTests : IAsyncLifetime
 
     private static RateLimitRequest Request(string partition, int limit, TimeSpan window, int cost = 1) => new(Policy, partition, limit, window, cost);
 
-    /// <summary>One decision per partition, all at once, several times over, so that they queue behind each other: the last round's decisions.</summary>
+    /// <summary>One decision per partition, all at once, so that they queue behind each other for their masters.</summary>
     private static async Task<RateLimitDecision[]> DecideConcurrentlyAsync(RedisRateLimitStore store, string[] partitions)
         => await Task.WhenAll(partitions.Select(partition => store.DecideAsync(Request(partition, 5, TimeSpan.FromHours(1)), CancellationToken.None).AsTask()));
 
-    private string OwnerOf(string partition)
-    {
-        var slot = _cluster.Multiplexer.HashSlot(Keys.For(Policy, partition).Entries);
-        var any = _cluster.Multiplexer.GetServer(_cluster.Multiplexer.GetEndPoints()[0]);
-        return any.ClusterConfiguration!.GetBySlot(slot)!.EndPoint!.ToString()!;
-    }
+    private string OwnerOf(string partition) => _cluster.OwnerOfSlot(_cluster.Multiplexer.HashSlot(Keys.For(Policy, partition).Entries));
 
     /// <summary>A store on its own connection, as a separate application instance would have.</summary>
     private (RedisConnection Connection, RedisRateLimitStore Store) NewInstance(FakeClock? clock, BatchableScript? script = null, CapturingLoggerProvider? logs = null)

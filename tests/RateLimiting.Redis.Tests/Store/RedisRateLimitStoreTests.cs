@@ -170,7 +170,7 @@ public sealed class RedisRateLimitStoreTests : IAsyncLifetime
 
             var slot = multiplexer.HashSlot(entries);
             Assert.Equal(slot, multiplexer.HashSlot(totals));
-            servedBy.Add(OwnerOf(multiplexer, slot));
+            servedBy.Add(_cluster.OwnerOfSlot(slot));
         }
 
         Assert.Equal(3, servedBy.Count);
@@ -300,9 +300,4 @@ public sealed class RedisRateLimitStoreTests : IAsyncLifetime
         Assert.Equal((true, TimeSpan.FromSeconds(10)), (afterTheFirstLeft.IsAllowed, afterTheFirstLeft.ResetAfter));
     }
 
-    private static string OwnerOf(ConnectionMultiplexer multiplexer, int slot)
-    {
-        var any = multiplexer.GetServer(multiplexer.GetEndPoints()[0]);
-        return any.ClusterConfiguration!.GetBySlot(slot)!.EndPoint!.ToString()!;
-    }
 }
