@@ -45,8 +45,7 @@ public sealed class BatchingTests : IAsyncLifetime
         var window = TimeSpan.FromMinutes(1);
         var clock = new FakeClock(SystemClock.Instance.GetCurrentInstant());
         var instances = new[] { NewInstance(clock), NewInstance(clock), NewInstance(clock) };
-        var partitions = Enumerable.Range(0, 12).Select(i => $"exact-{i}-{Guid.NewGuid():N}").ToArray();
-        Assert.Equal(3, partitions.Select(OwnerOf).Distinct().Count());
+        var partitions = FourOnEveryMaster("exact");
 
         for (var round = 0; round < Windows; round++)
         {
@@ -123,7 +122,7 @@ public sealed class BatchingTests : IAsyncLifetime
         // Redis 7 refuses a flag it does not know as Redis 6 refuses any: before running anything.
         var logs = new CapturingLoggerProvider();
         var instance = NewInstance(clock: null, SlidingWindowScripts.WithBatchShebang("#!lua flags=no-such-flag"), logs);
-        var partitions = Enumerable.Range(0, 12).Select(i => $"unsupported-{i}-{Guid.NewGuid():N}").ToArray();
+        var partitions = FourOnEveryMaster("unsupported");
 
         for (var round = 1; round <= 3; round++)
         {
@@ -181,6 +180,15 @@ public sealed class BatchingTests : IAsyncLifetime
     /// <summary>One decision per partition, all at once, so that they queue behind each other for their masters.</summary>
     private static async Task<RateLimitDecision[]> DecideConcurrentlyAsync(RedisRateLimitStore store, string[] partitions)
         => await Task.WhenAll(partitions.Select(partition => store.DecideAsync(Request(partition, 5, TimeSpan.FromHours(1)), CancellationToken.None).AsTask()));
+
+    /// <summary>Twelve partitions, four owned by each master, so that every master serves batches.</summary>
+    private string[] FourOnEveryMaster(string prefix)
+    {
+        var partitions = Enumerable.Range(0, 1000).Select(i => $"{prefix}-{i}-{Guid.NewGuid():N}")
+            .GroupBy(OwnerOf).SelectMany(owner => owner.Take(4)).ToArray();
+        Assert.Equal(12, partitions.Length);
+        return partitions;
+    }
 
     private string OwnerOf(string partition) => _cluster.OwnerOfSlot(_cluster.Multiplexer.HashSlot(Keys.For(Policy, partition).Entries));
 
