@@ -11,13 +11,14 @@ public class OverLimitCacheBenchmarks
 {
     private const string Partition = "HEADER:X-API-KEY=abuser";
     private static readonly TimeSpan Window = TimeSpan.FromHours(1);
+    private static readonly RateLimitWindow[] Limits = [new(100, Window)];
 
     private readonly OverLimitCache _cache = new();
 
     [GlobalSetup]
     public void Setup()
-        => _cache.Remember(Partition, 1, Stopwatch.GetTimestamp(), Window, new RateLimitDecision(RateLimitRejectReason.QuotaExceeded, 100, 0, Window, Window));
+        => _cache.Remember(Partition, 1, Stopwatch.GetTimestamp(), Limits, new RateLimitDecision(RateLimitRejectReason.QuotaExceeded, 100, 0, Window, Window));
 
     [Benchmark]
-    public bool TryReject() => _cache.TryReject(Partition, 1, 100, Window, out _);
+    public bool TryReject() => _cache.TryReject(Partition, 1, Limits, out _);
 }

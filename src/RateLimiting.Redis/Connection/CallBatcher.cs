@@ -77,26 +77,28 @@ internal sealed partial class CallBatcher
         }
     }
 
-    private static object[] ArgumentsOf(List<BatchMember> batch, int memberWidth)
+    /// <summary>Each member's keys, the number of its arguments, then its arguments.</summary>
+    private static object[] ArgumentsOf(List<BatchMember> batch)
     {
-        var args = new object[2 + (batch.Count * memberWidth)];
+        var length = 2;
+        foreach (var member in batch)
+        {
+            length += member.Keys.Length + 1 + member.Args.Length;
+        }
+
+        var args = new object[length];
         var next = 2;
         foreach (var member in batch)
         {
-            var end = next + memberWidth;
             foreach (var key in member.Keys)
             {
                 args[next++] = (string)key!;
             }
 
+            args[next++] = member.Args.Length;
             foreach (var arg in member.Args)
             {
                 args[next++] = arg;
-            }
-
-            while (next < end)
-            {
-                args[next++] = string.Empty;
             }
         }
 
@@ -162,7 +164,7 @@ internal sealed partial class CallBatcher
         long[] reply;
         try
         {
-            reply = await _runner.RunOnNodeAsync(generation, node, script.Batch, ArgumentsOf(batch, script.MemberWidth), batch[^1].Started).ConfigureAwait(false);
+            reply = await _runner.RunOnNodeAsync(generation, node, script.Batch!, ArgumentsOf(batch), batch[^1].Started).ConfigureAwait(false);
         }
         catch (RedisServerException ex) when (RedisErrorClassifier.IsScriptRejected(ex))
         {

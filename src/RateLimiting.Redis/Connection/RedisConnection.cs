@@ -93,7 +93,7 @@ internal sealed class RedisConnection : IAsyncDisposable
         var generation = Supervisor.Current ?? await ConnectAsync(started, cancellationToken).ConfigureAwait(false);
         var breaker = Breakers.For(generation.Multiplexer, redisKeys[0]);
         ThrowIfOpen(breaker);
-        if (Batcher is { IsSupported: true } && !ReferenceEquals(breaker, Breakers.NoConnection)
+        if (Batcher is { IsSupported: true } && script.Batch is not null && !ReferenceEquals(breaker, Breakers.NoConnection)
             && await EvaluateBatchedAsync(generation, breaker, new BatchMember(script, redisKeys, redisArgs, started), cancellationToken).ConfigureAwait(false) is { } verdict)
         {
             return verdict;

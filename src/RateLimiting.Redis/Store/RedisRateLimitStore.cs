@@ -16,7 +16,7 @@ namespace RateLimiting.Redis.Store;
 public sealed class RedisRateLimitStore : IRateLimitStore, IAsyncDisposable
 {
     /// <summary>A read-only decision: exercises the connection, the script and one slot, and writes nothing.</summary>
-    private static readonly RateLimitRequest Probe = new("health", "probe", 1, TimeSpan.FromSeconds(1), Cost: 0);
+    private static readonly RateLimitRequest Probe = new("health", "probe", 1, TimeSpan.FromSeconds(1), cost: 0);
 
     private readonly RedisConnection _connection;
     private readonly BatchableScript _script;
@@ -65,21 +65,47 @@ public sealed class RedisRateLimitStore : IRateLimitStore, IAsyncDisposable
     public async ValueTask<RateLimitDecision> DecideAsync(RateLimitRequest request, CancellationToken cancellationToken)
     {
         request.Validate();
-        var (entries, totals) = _keys.For(request.Policy, request.Partition);
-        var windowMicroseconds = request.Window.Ticks / TimeSpan.TicksPerMicrosecond;
-        var reply = await (_clock is null
-            ? _connection.EvaluateAsync(_script, [entries, totals], [request.PermitLimit, windowMicroseconds, request.Cost], cancellationToken)
-            : _connection.EvaluateAsync(_script, [entries, totals], [request.PermitLimit, windowMicroseconds, request.Cost, _clock.GetCurrentInstant().ToUnixTimeTicks() / TimeSpan.TicksPerMicrosecond], cancellationToken)).ConfigureAwait(false);
+        var now = _clock is null ? 0 : _clock.GetCurrentInstant().ToUnixTimeTicks() / TimeSpan.TicksPerMicrosecond;
+        var reply = await EvaluateAsync(_script, request, now, cancellationToken).ConfigureAwait(false);
+        var window = (int)reply[1];
+        var limit = request.Limits[window].PermitLimit;
         return new RateLimitDecision(
             reason: (RateLimitRejectReason)reply[0],
-            limit: request.PermitLimit,
-            remaining: (int)Math.Clamp(request.PermitLimit - reply[1], 0, request.PermitLimit),
-            retryAfter: TimeSpan.FromMicroseconds(reply[2]),
-            resetAfter: TimeSpan.FromMicroseconds(reply[3]));
+            limit: limit,
+            remaining: (int)Math.Clamp(limit - reply[2], 0, limit),
+            retryAfter: TimeSpan.FromMicroseconds(reply[3]),
+            resetAfter: TimeSpan.FromMicroseconds(reply[4]),
+            window: window,
+            admission: reply[5]);
+    }
+
+    /// <inheritdoc />
+    public async ValueTask RefundAsync(RateLimitRequest request, long admission, CancellationToken cancellationToken)
+    {
+        request.Validate();
+        ArgumentOutOfRangeException.ThrowIfLessThan(admission, 1);
+        await EvaluateAsync(SlidingWindowScripts.Refund, request, admission, cancellationToken).ConfigureAwait(false);
     }
 
     /// <inheritdoc />
     public ValueTask DisposeAsync() => _ownsConnection ? _connection.DisposeAsync() : ValueTask.CompletedTask;
+
+    /// <summary>Runs <paramref name="script"/> on the request's keys with <paramref name="first"/>, its cost and its windows as arguments.</summary>
+    private ValueTask<long[]> EvaluateAsync(BatchableScript script, in RateLimitRequest request, long first, CancellationToken cancellationToken)
+    {
+        var (entries, totals) = _keys.For(request.Policy, request.Partition);
+        var limits = request.Limits;
+        Span<long> args = stackalloc long[2 + (2 * limits.Count)];
+        args[0] = first;
+        args[1] = request.Cost;
+        for (var i = 0; i < limits.Count; i++)
+        {
+            args[2 + (2 * i)] = limits[i].PermitLimit;
+            args[3 + (2 * i)] = limits[i].Window.Ticks / TimeSpan.TicksPerMicrosecond;
+        }
+
+        return _connection.EvaluateAsync(script, [entries, totals], args, cancellationToken);
+    }
 
     private static RedisConnection CreateConnection(RedisStoreOptions options, ILoggerFactory? loggerFactory)
     {

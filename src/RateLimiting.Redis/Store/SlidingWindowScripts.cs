@@ -3,30 +3,28 @@ using RateLimiting.Redis.Connection;
 namespace RateLimiting.Redis.Store;
 
 /// <summary>
-/// The sliding-window decision as Redis runs it: sliding-window.lua's function, followed by
-/// decide-one.lua for one decision, or by decide-batch.lua for a batch, whose keys are of many
-/// slots of one node (Redis 7's allow-cross-slot-keys flag).
+/// The sliding-window scripts as Redis runs them: sliding-window.lua's functions, followed by
+/// decide-one.lua for one decision, by decide-batch.lua for a batch, whose keys are of many slots
+/// of one node (Redis 7's allow-cross-slot-keys flag), or by refund.lua to take an admission back.
 /// </summary>
 internal static class SlidingWindowScripts
 {
     /// <summary>The batch script's first line; Redis before 7.0 cannot compile it.</summary>
     public const string BatchShebang = "#!lua flags=allow-cross-slot-keys";
 
-    /// <summary>Per decision in a batch: the entries and totals keys, the limit, the window, the cost and the time (empty for the server's).</summary>
-    private const int MemberWidth = 6;
+    /// <summary>A verdict: reason, reported window, cost used in it, retry after, reset after, admission.</summary>
+    public const int VerdictWidth = 6;
 
-    private const int ReplyWidth = 4;
+    private static readonly string Functions = RedisScript.ReadResource("RateLimiting.Redis.sliding-window.lua");
 
     public static BatchableScript Decide { get; } = WithBatchShebang(BatchShebang);
 
+    /// <summary>Never batched: refunds are rare (a later link of a chain rejected).</summary>
+    public static BatchableScript Refund { get; } = new(new RedisScript(Functions + RedisScript.ReadResource("RateLimiting.Redis.refund.lua")), batch: null, replyWidth: 1);
+
     /// <summary>The scripts with another first line for the batch script: tests use a flag Redis does not know to see a server refuse batches.</summary>
-    public static BatchableScript WithBatchShebang(string shebang)
-    {
-        var decision = RedisScript.ReadResource("RateLimiting.Redis.sliding-window.lua");
-        return new BatchableScript(
-            new RedisScript(decision + RedisScript.ReadResource("RateLimiting.Redis.decide-one.lua")),
-            new RedisScript(shebang + "\n" + decision + RedisScript.ReadResource("RateLimiting.Redis.decide-batch.lua")),
-            MemberWidth,
-            ReplyWidth);
-    }
+    public static BatchableScript WithBatchShebang(string shebang) => new(
+        new RedisScript(Functions + RedisScript.ReadResource("RateLimiting.Redis.decide-one.lua")),
+        new RedisScript(shebang + "\n" + Functions + RedisScript.ReadResource("RateLimiting.Redis.decide-batch.lua")),
+        VerdictWidth);
 }

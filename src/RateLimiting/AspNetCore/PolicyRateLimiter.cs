@@ -7,18 +7,19 @@ using RateLimiting.Policies;
 namespace RateLimiting.AspNetCore;
 
 /// <summary>
-/// The <see cref="RateLimiter"/> of one policy, which ASP.NET Core's middleware calls for every request
-/// to the policy's endpoints. When it decides, it resolves the request's policy snapshot, reads the
-/// partition and the cost from it, asks the decider and writes the headers: each once per request,
-/// and all from the one snapshot, which the lease then carries to the rejection. All quota state
-/// lives in the store, so the limiter itself has none.
+/// The <see cref="RateLimiter"/> of one policy or chain, which ASP.NET Core's middleware calls for
+/// every request to its endpoints. When it decides, it reads the registry's snapshot once, reads
+/// each policy's partition and cost from it, asks the deciders and writes the headers, so that a
+/// request is decided and answered with one configuration; the lease then carries it to the
+/// rejection. All quota state lives in the store, so the limiter itself has none.
 /// </summary>
 internal sealed class PolicyRateLimiter : RateLimiter
 {
     /// <summary>Requests without a partition value (and no fallback) share this partition.</summary>
     internal const string NoPartition = "none";
 
-    private readonly PolicyDecider _decider;
+    private readonly string _name;
+    private readonly PolicyDeciders _deciders;
     private readonly PolicyRegistry _registry;
 
     // Why the accessor: the middleware keeps one limiter per partition key (here, the policy) and
@@ -27,9 +28,10 @@ internal sealed class PolicyRateLimiter : RateLimiter
     // AcquireAsync, is the only way from a decision to the request it partitions and answers.
     private readonly IHttpContextAccessor _httpContextAccessor;
 
-    public PolicyRateLimiter(PolicyDecider decider, PolicyRegistry registry, IHttpContextAccessor httpContextAccessor)
+    public PolicyRateLimiter(string name, PolicyDeciders deciders, PolicyRegistry registry, IHttpContextAccessor httpContextAccessor)
     {
-        _decider = decider;
+        _name = name;
+        _deciders = deciders;
         _registry = registry;
         _httpContextAccessor = httpContextAccessor;
     }
@@ -49,13 +51,17 @@ internal sealed class PolicyRateLimiter : RateLimiter
     protected override async ValueTask<RateLimitLease> AcquireAsyncCore(int permitCount, CancellationToken cancellationToken)
     {
         var context = _httpContextAccessor.HttpContext
-            ?? throw new InvalidOperationException($"Rate-limit policy '{_decider.Name}' decides for HTTP requests: ASP.NET Core's rate-limiting middleware calls it within one.");
+            ?? throw new InvalidOperationException($"Rate-limit policy '{_name}' decides for HTTP requests: ASP.NET Core's rate-limiting middleware calls it within one.");
 
         // The request's one read of the registry: a reload after this line applies to the next request.
-        var policy = _registry.Get(_decider.Name);
-        var partition = policy.Primary.Read(context) ?? policy.Fallback?.Read(context) ?? NoPartition;
-        var lease = await _decider.DecideAsync(policy, partition, checked(permitCount * Cost(policy, context)), cancellationToken).ConfigureAwait(false);
-        RateLimitResponse.WriteHeaders(context.Response, lease);
+        var snapshot = _registry.Current;
+        if (snapshot.Chains.TryGetValue(_name, out var chain))
+        {
+            return await ChainedAsync(context, snapshot, chain, permitCount, cancellationToken).ConfigureAwait(false);
+        }
+
+        var lease = await DecideAsync(context, snapshot.Policies[_name], permitCount, cancellationToken).ConfigureAwait(false);
+        RateLimitResponse.WriteHeaders(context.Response, lease, refunded: false);
         return lease;
     }
 
@@ -66,5 +72,46 @@ internal sealed class PolicyRateLimiter : RateLimiter
             ?? context.GetEndpoint()?.Metadata.GetMetadata<IRateLimitCostMetadata>()?.Cost
             ?? 1;
         return Math.Max(1, cost);
+    }
+
+    private ValueTask<DecisionLease> DecideAsync(HttpContext context, CompiledPolicy policy, int permitCount, CancellationToken cancellationToken)
+    {
+        var partition = policy.Primary.Read(context) ?? policy.Fallback?.Read(context) ?? NoPartition;
+        return _deciders.Get(policy.Name).DecideAsync(policy, partition, checked(permitCount * Cost(policy, context)), cancellationToken);
+    }
+
+    /// <summary>
+    /// Each linked policy in order, until one rejects; its rejection takes back what the earlier
+    /// ones recorded for this request, so that a request refused by a global cap costs the client
+    /// nothing. The policies live on different slots, so this is not one atomic operation: each
+    /// policy alone never over-admits, and a refund is lost only if the store fails in between.
+    /// </summary>
+    private async ValueTask<RateLimitLease> ChainedAsync(HttpContext context, PolicyRegistry.Snapshot snapshot, CompiledChain chain, int permitCount, CancellationToken cancellationToken)
+    {
+        var admitted = new DecisionLease[chain.Links.Length];
+        for (var i = 0; i < chain.Links.Length; i++)
+        {
+            var lease = await DecideAsync(context, snapshot.Policies[chain.Links[i]], permitCount, cancellationToken).ConfigureAwait(false);
+            if (!lease.IsAcquired)
+            {
+                for (var j = 0; j < i; j++)
+                {
+                    await _deciders.Get(admitted[j].Policy.Name).RefundAsync(admitted[j]).ConfigureAwait(false);
+                    RateLimitResponse.WriteHeaders(context.Response, admitted[j], refunded: true);
+                }
+
+                RateLimitResponse.WriteHeaders(context.Response, lease, refunded: false);
+                return lease;
+            }
+
+            admitted[i] = lease;
+        }
+
+        foreach (var lease in admitted)
+        {
+            RateLimitResponse.WriteHeaders(context.Response, lease, refunded: false);
+        }
+
+        return admitted[^1];
     }
 }

@@ -1,5 +1,5 @@
 using System.Globalization;
-using RateLimiting.Policies;
+using RateLimiting.Store;
 
 namespace RateLimiting.AspNetCore;
 
@@ -10,9 +10,9 @@ namespace RateLimiting.AspNetCore;
 /// </summary>
 internal static class RateLimitHeaderValues
 {
-    /// <summary><c>"name";q=100;w=3600</c>: the quota and the window in seconds.</summary>
-    public static string Policy(string name, SlidingWindowPolicyOptions options)
-        => string.Create(CultureInfo.InvariantCulture, $"\"{name}\";q={options.PermitLimit};w={Seconds(options.Window)}");
+    /// <summary><c>"name";q=100;w=3600</c> per window, comma-separated: the quota and the window in seconds.</summary>
+    public static string Policy(string[] itemNames, RateLimitWindow[] windows)
+        => string.Join(", ", windows.Select((window, i) => string.Create(CultureInfo.InvariantCulture, $"\"{itemNames[i]}\";q={window.PermitLimit};w={Seconds(window.Window)}")));
 
     /// <summary><c>"name";r=42;t=17</c>: the remaining quota and the seconds until it resets.</summary>
     public static string State(string name, int remaining, TimeSpan resetAfter)

@@ -17,8 +17,15 @@ internal static class RateLimitResponse
     public const string PolicyHeader = "RateLimit-Policy";
     public const string StateHeader = "RateLimit";
 
-    /// <summary>Adds <c>RateLimit-Policy: "name";q=100;w=3600</c> and <c>RateLimit: "name";r=42;t=17</c>.</summary>
-    public static void WriteHeaders(HttpResponse response, DecisionLease lease)
+    /// <summary>
+    /// Adds <c>RateLimit-Policy: "name";q=100;w=3600</c>, with one item per window, and
+    /// <c>RateLimit: "name";r=42;t=17</c> for the window with the least remaining. A chain adds both
+    /// for each policy it asked, in order.
+    /// </summary>
+    /// <param name="response">The response.</param>
+    /// <param name="lease">One policy's decision.</param>
+    /// <param name="refunded">Whether its admission was taken back (a later policy of a chain rejected): its cost is remaining again.</param>
+    public static void WriteHeaders(HttpResponse response, DecisionLease lease, bool refunded)
     {
         var policy = lease.Policy;
         if (response.HasStarted || policy.Options.Shadow || lease.Source == RateLimitDecisionSource.FailOpen)
@@ -28,9 +35,10 @@ internal static class RateLimitResponse
         }
 
         var decision = lease.Decision;
+        var remaining = refunded ? Math.Min(decision.Limit, decision.Remaining + lease.Request.Cost) : decision.Remaining;
         var headers = response.Headers;
         headers.Append(PolicyHeader, policy.PolicyHeaderValue);
-        headers.Append(StateHeader, RateLimitHeaderValues.State(policy.Name, decision.Remaining, decision.ResetAfter));
+        headers.Append(StateHeader, RateLimitHeaderValues.State(policy.ItemNames[decision.Window], remaining, decision.ResetAfter));
     }
 
     /// <summary>

@@ -43,20 +43,20 @@ internal static class SlidingWindowLimiterServices
         services.TryAddSingleton<RateLimitingMetrics>();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<TOptions>, PolicyOptionsValidator<TOptions>>());
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IStartupFilter, EndpointPolicyValidation>());
+        services.TryAddSingleton(static sp => new PolicyDeciders(
+            sp.GetRequiredService<IRateLimitStore>(),
+            sp.GetRequiredService<LocalFallbackStore>().Store,
+            sp.GetRequiredService<PolicyRegistry>().Options.OverLimitCache,
+            sp.GetRequiredService<RateLimitingMetrics>(),
+            sp.GetRequiredService<ILoggerFactory>()));
         services.AddOptions<RateLimiterOptions>().Configure<IServiceProvider>(static (rateLimiterOptions, sp) =>
         {
             var registry = sp.GetRequiredService<PolicyRegistry>();
-            var store = sp.GetRequiredService<IRateLimitStore>();
-            var fallback = sp.GetRequiredService<LocalFallbackStore>();
-            var loggerFactory = sp.GetRequiredService<ILoggerFactory>();
+            var deciders = sp.GetRequiredService<PolicyDeciders>();
             var accessor = sp.GetRequiredService<IHttpContextAccessor>();
-            var metrics = sp.GetRequiredService<RateLimitingMetrics>();
             foreach (var name in registry.Names.ToArray())
             {
-                // One cache per policy, so that equal partition values of different policies never meet.
-                var cache = registry.Options.OverLimitCache ? new OverLimitCache() : null;
-                var decider = new PolicyDecider(name, store, fallback.Store, cache, metrics, loggerFactory.CreateLogger<PolicyDecider>());
-                rateLimiterOptions.AddPolicy(name, new SlidingWindowRateLimiterPolicy(decider, registry, accessor));
+                rateLimiterOptions.AddPolicy(name, new SlidingWindowRateLimiterPolicy(name, deciders, registry, accessor));
             }
         });
         return builder;

@@ -7,7 +7,7 @@ using RateLimiting.Policies;
 namespace RateLimiting.AspNetCore;
 
 /// <summary>
-/// The ASP.NET Core face of one named policy: gives the middleware the policy's limiter, which
+/// The ASP.NET Core face of one named policy or chain: gives the middleware its limiter, which
 /// decides and writes the headers, and writes the rejections of its leases.
 /// </summary>
 /// <remarks>
@@ -25,14 +25,15 @@ internal sealed class SlidingWindowRateLimiterPolicy : IRateLimiterPolicy<string
 {
     private readonly RateLimitPartition<string> _partition;
 
-    public SlidingWindowRateLimiterPolicy(PolicyDecider decider, PolicyRegistry registry, IHttpContextAccessor httpContextAccessor)
+    public SlidingWindowRateLimiterPolicy(string name, PolicyDeciders deciders, PolicyRegistry registry, IHttpContextAccessor httpContextAccessor)
     {
         // The middleware calls the factory again only if it retired the limiter, which never reports idle.
-        _partition = RateLimitPartition.Get(decider.Name, _ => new PolicyRateLimiter(decider, registry, httpContextAccessor));
+        _partition = RateLimitPartition.Get(name, _ => new PolicyRateLimiter(name, deciders, registry, httpContextAccessor));
         var bodies = new RejectionBodies();
         OnRejected = (context, cancellationToken) =>
         {
-            // Every lease rejected by this policy comes from its limiter; were another one to arrive,
+            // Every lease rejected by this policy comes from its limiter (for a chain, the rejecting
+            // policy's lease, which names that policy); were another one to arrive,
             // the middleware's own status code would stand.
             if (context.Lease is DecisionLease lease)
             {

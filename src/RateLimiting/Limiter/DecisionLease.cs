@@ -13,10 +13,11 @@ internal sealed class DecisionLease : RateLimitLease
     private static readonly string[] AllMetadataNames =
         [MetadataName.RetryAfter.Name, RateLimitMetadata.Decision.Name, RateLimitMetadata.Source.Name, RateLimitMetadata.PolicyName.Name];
 
-    public DecisionLease(bool isAcquired, CompiledPolicy policy, RateLimitDecision decision, RateLimitDecisionSource source)
+    public DecisionLease(bool isAcquired, CompiledPolicy policy, in RateLimitRequest request, RateLimitDecision decision, RateLimitDecisionSource source)
     {
         IsAcquired = isAcquired;
         Policy = policy;
+        Request = request;
         Decision = decision;
         Source = source;
     }
@@ -25,6 +26,9 @@ internal sealed class DecisionLease : RateLimitLease
 
     /// <summary>The snapshot of the policy that decided.</summary>
     public CompiledPolicy Policy { get; }
+
+    /// <summary>What was asked: the partition, the windows and the cost, which a refund repeats.</summary>
+    public RateLimitRequest Request { get; }
 
     public RateLimitDecision Decision { get; }
 

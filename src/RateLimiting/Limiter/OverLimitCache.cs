@@ -8,8 +8,9 @@ namespace RateLimiting.Limiter;
 /// Remembers, per partition, a rejection for exceeding the quota until its Retry-After, so that an
 /// abusive client's further requests are rejected in this instance without a store call. Sound by
 /// construction: entries only leave a window by expiring, oldest first, so no request costing at
-/// least as much can fit before that time; and it never rejects beyond it, because the time is
-/// counted from before the store was asked. A changed limit or window drops the entry.
+/// least as much can fit before that time (the store's Retry-After is when every rejecting window
+/// has room); and it never rejects beyond it, because the time is counted from before the store
+/// was asked. Changed limits or windows drop the entry.
 /// </summary>
 internal sealed class OverLimitCache
 {
@@ -18,7 +19,7 @@ internal sealed class OverLimitCache
 
     private readonly ConcurrentDictionary<string, Entry> _entries = new(StringComparer.Ordinal);
 
-    public bool TryReject(string partition, int cost, int limit, TimeSpan window, out RateLimitDecision decision)
+    public bool TryReject(string partition, int cost, RateLimitWindow[] limits, out RateLimitDecision decision)
     {
         decision = default;
         if (!_entries.TryGetValue(partition, out var entry))
@@ -27,7 +28,7 @@ internal sealed class OverLimitCache
         }
 
         var now = Stopwatch.GetTimestamp();
-        if (now >= entry.Until || entry.Limit != limit || entry.Window != window)
+        if (now >= entry.Until || !(ReferenceEquals(entry.Limits, limits) || entry.Limits.AsSpan().SequenceEqual(limits)))
         {
             _entries.TryRemove(KeyValuePair.Create(partition, entry));
             return false;
@@ -39,16 +40,17 @@ internal sealed class OverLimitCache
         }
 
         var retryAfter = Stopwatch.GetElapsedTime(now, entry.Until);
-        decision = new RateLimitDecision(RateLimitRejectReason.QuotaExceeded, limit, entry.Remaining, retryAfter, retryAfter);
+        var reported = entry.Decision;
+        decision = new RateLimitDecision(RateLimitRejectReason.QuotaExceeded, reported.Limit, reported.Remaining, retryAfter, retryAfter, reported.Window);
         return true;
     }
 
     /// <param name="partition">The partition that was rejected.</param>
     /// <param name="cost">The cost that did not fit.</param>
     /// <param name="askedAt">The <see cref="Stopwatch"/> timestamp taken before the store was asked.</param>
-    /// <param name="window">The window the decision was made with.</param>
+    /// <param name="limits">The windows the decision was made with.</param>
     /// <param name="decision">The store's rejection.</param>
-    public void Remember(string partition, int cost, long askedAt, TimeSpan window, in RateLimitDecision decision)
+    public void Remember(string partition, int cost, long askedAt, RateLimitWindow[] limits, in RateLimitDecision decision)
     {
         if (_entries.Count >= MaxEntries)
         {
@@ -56,7 +58,7 @@ internal sealed class OverLimitCache
         }
 
         var until = askedAt + (long)(decision.RetryAfter.TotalSeconds * Stopwatch.Frequency);
-        _entries[partition] = new Entry(cost, until, decision.Limit, window, decision.Remaining);
+        _entries[partition] = new Entry(cost, until, limits, decision);
     }
 
     private void Sweep()
@@ -77,5 +79,5 @@ internal sealed class OverLimitCache
         }
     }
 
-    private readonly record struct Entry(int Cost, long Until, int Limit, TimeSpan Window, int Remaining);
+    private readonly record struct Entry(int Cost, long Until, RateLimitWindow[] Limits, RateLimitDecision Decision);
 }

@@ -56,13 +56,13 @@ internal sealed partial class PolicyDecider
     public async ValueTask<DecisionLease> DecideAsync(CompiledPolicy policy, string partition, int cost, CancellationToken cancellationToken)
     {
         var options = policy.Options;
-        if (!options.Shadow && _overLimitCache is not null && _overLimitCache.TryReject(partition, cost, options.PermitLimit, options.Window, out var cached))
+        if (!options.Shadow && _overLimitCache is not null && _overLimitCache.TryReject(partition, cost, policy.Limits, out var cached))
         {
             _metrics?.Decided(Name, RateLimitingMetrics.Results.Rejected, failureMode: null);
-            return new DecisionLease(false, policy, cached, RateLimitDecisionSource.Store);
+            return new DecisionLease(false, policy, new RateLimitRequest(Name, partition, policy.Limits, cost), cached, RateLimitDecisionSource.Store);
         }
 
-        var request = new RateLimitRequest(Name, partition, options.PermitLimit, options.Window, cost);
+        var request = new RateLimitRequest(Name, partition, policy.Limits, cost);
         var askedAt = Stopwatch.GetTimestamp();
         RateLimitDecision decision;
         var source = RateLimitDecisionSource.Store;
@@ -108,21 +108,51 @@ internal sealed partial class PolicyDecider
 
                 (decision, source) = options.FailureMode switch
                 {
-                    FailureMode.FailClosed => (new RateLimitDecision(RateLimitRejectReason.QuotaExceeded, request.PermitLimit, 0, UnavailableRetryAfter, TimeSpan.Zero), RateLimitDecisionSource.FailClosed),
+                    FailureMode.FailClosed => (new RateLimitDecision(RateLimitRejectReason.QuotaExceeded, policy.Limits[0].PermitLimit, 0, UnavailableRetryAfter, TimeSpan.Zero), RateLimitDecisionSource.FailClosed),
                     FailureMode.LocalFallback => (await _fallback.DecideAsync(request, cancellationToken).ConfigureAwait(false), RateLimitDecisionSource.LocalFallback),
-                    _ => (new RateLimitDecision(RateLimitRejectReason.None, request.PermitLimit, request.PermitLimit, TimeSpan.Zero, TimeSpan.Zero), RateLimitDecisionSource.FailOpen),
+                    _ => (new RateLimitDecision(RateLimitRejectReason.None, policy.Limits[0].PermitLimit, policy.Limits[0].PermitLimit, TimeSpan.Zero, TimeSpan.Zero), RateLimitDecisionSource.FailOpen),
                 };
             }
         }
 
         if (source == RateLimitDecisionSource.Store && decision.Reason == RateLimitRejectReason.QuotaExceeded && !options.Shadow)
         {
-            _overLimitCache?.Remember(partition, cost, askedAt, options.Window, decision);
+            _overLimitCache?.Remember(partition, cost, askedAt, policy.Limits, decision);
         }
 
         var acquired = decision.IsAllowed || options.Shadow;
         _metrics?.Decided(Name, ResultName(decision, source, options.Shadow), source == RateLimitDecisionSource.Store ? null : options.FailureMode);
-        return new DecisionLease(acquired, policy, decision, source);
+        return new DecisionLease(acquired, policy, request, decision, source);
+    }
+
+    /// <summary>
+    /// Takes back what <paramref name="lease"/> recorded, because a later policy of a chain rejected
+    /// the request. A refund that fails is counted as lost and logged; it never fails the request.
+    /// </summary>
+    public async ValueTask RefundAsync(DecisionLease lease)
+    {
+        var store = lease.Source switch
+        {
+            RateLimitDecisionSource.Store => _store,
+            RateLimitDecisionSource.LocalFallback => _fallback,
+            _ => null,
+        };
+        if (store is null || lease.Decision.Admission == 0)
+        {
+            return;
+        }
+
+        try
+        {
+            // Not the request's token: a client that gave up must not keep its admission.
+            await store.RefundAsync(lease.Request, lease.Decision.Admission, CancellationToken.None).ConfigureAwait(false);
+            _metrics?.Refunded(Name, RateLimitingMetrics.Refunds.Refunded);
+        }
+        catch (Exception ex)
+        {
+            _metrics?.Refunded(Name, RateLimitingMetrics.Refunds.Lost);
+            Log.RefundLost(_logger, Name, ex);
+        }
     }
 
     private static string ResultName(in RateLimitDecision decision, RateLimitDecisionSource source, bool shadow)
@@ -141,5 +171,8 @@ internal sealed partial class PolicyDecider
 
         [LoggerMessage(EventId = 3, EventName = "FailureModeLeft", Level = LogLevel.Information, Message = "Policy '{Policy}': the store decides again.")]
         public static partial void FailureModeLeft(ILogger logger, string policy);
+
+        [LoggerMessage(EventId = 4, EventName = "RefundLost", Level = LogLevel.Warning, Message = "Policy '{Policy}': an admission of a request that a later policy of its chain rejected could not be taken back; it counts until it leaves the window.")]
+        public static partial void RefundLost(ILogger logger, string policy, Exception exception);
     }
 }

@@ -1,4 +1,5 @@
 using RateLimiting.AspNetCore;
+using RateLimiting.Store;
 
 namespace RateLimiting.Policies;
 
@@ -10,19 +11,27 @@ namespace RateLimiting.Policies;
 /// </summary>
 internal sealed class CompiledPolicy
 {
-    private CompiledPolicy(string name, SlidingWindowPolicyOptions options, PartitionSource primary, PartitionSource? fallback, int rejectionStatusCode)
+    private CompiledPolicy(string name, SlidingWindowPolicyOptions options, RateLimitWindow[] limits, PartitionSource primary, PartitionSource? fallback, int rejectionStatusCode)
     {
         Name = name;
         Options = options;
+        Limits = limits;
+        ItemNames = PolicyWindows.ItemNames(name, limits);
         Primary = primary;
         Fallback = fallback;
         RejectionStatusCode = rejectionStatusCode;
-        PolicyHeaderValue = RateLimitHeaderValues.Policy(name, options);
+        PolicyHeaderValue = RateLimitHeaderValues.Policy(ItemNames, limits);
     }
 
     public string Name { get; }
 
     public SlidingWindowPolicyOptions Options { get; }
+
+    /// <summary>The windows, shortest first: one, or those of <see cref="SlidingWindowPolicyOptions.Limits"/>.</summary>
+    public RateLimitWindow[] Limits { get; }
+
+    /// <summary>Each window's name in the headers (<see cref="PolicyWindows.ItemNames"/>).</summary>
+    public string[] ItemNames { get; }
 
     public PartitionSource Primary { get; }
 
@@ -50,16 +59,7 @@ internal sealed class CompiledPolicy
             return null;
         }
 
-        if (options.PermitLimit < 1)
-        {
-            errors.Add($"{key}:PermitLimit must be at least 1 (was {options.PermitLimit}).");
-        }
-
-        if (options.Window < TimeSpan.FromMilliseconds(1) || options.Window > TimeSpan.FromDays(365))
-        {
-            errors.Add($"{key}:Window must be between 1 millisecond and 365 days (was {options.Window}).");
-        }
-
+        var limits = PolicyWindows.TryCompile(options, key, errors);
         if (!Enum.IsDefined(options.FailureMode))
         {
             errors.Add($"{key}:FailureMode must be FailOpen, FailClosed or LocalFallback.");
@@ -82,6 +82,6 @@ internal sealed class CompiledPolicy
             errors.Add($"{key}:FallbackPartitionBy: {fallbackError}.");
         }
 
-        return errors.Count == before ? new CompiledPolicy(name, options, primary!, fallback, rejectionStatusCode) : null;
+        return errors.Count == before ? new CompiledPolicy(name, options, limits!, primary!, fallback, rejectionStatusCode) : null;
     }
 }

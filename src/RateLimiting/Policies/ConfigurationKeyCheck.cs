@@ -71,6 +71,29 @@ internal static class ConfigurationKeyCheck
                 CollectValue(entry, type.GetGenericArguments()[1], $"{key}:{entry.Key}", errors, bad, $"{relative}:{entry.Key}");
             }
         }
+        else if (type.IsGenericType && type.GetGenericTypeDefinition() == typeof(List<>))
+        {
+            // Items are keyed by their index (Limits:0, Limits:1): an environment variable such as
+            // RateLimiting__Policies__tiered__Limits__0__PermitLimit overrides one item's setting.
+            // An empty JSON array arrives as an empty value, which the binder would take for no list.
+            var items = section.GetChildren().ToList();
+            if (items.Count == 0)
+            {
+                errors.Add(section.Value is { Length: > 0 } value ? $"{key} is a list, not the single value '{value}'." : $"{key} is empty: give at least one item.");
+            }
+
+            foreach (var item in items)
+            {
+                if (!int.TryParse(item.Key, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out _))
+                {
+                    errors.Add($"{key}:{item.Key}: {key} is a list, whose items are numbered from 0.");
+                }
+                else
+                {
+                    CollectValue(item, type.GetGenericArguments()[0], $"{key}:{item.Key}", errors, bad, $"{relative}:{item.Key}");
+                }
+            }
+        }
         else if (type == typeof(string) || type.IsPrimitive || type.IsEnum || type == typeof(TimeSpan))
         {
             if (section.GetChildren().Any())

@@ -15,7 +15,6 @@ internal sealed partial class PolicyRegistry : IDisposable
     private readonly Func<RateLimitingOptions> _load;
     private readonly ILogger _logger;
     private readonly List<IDisposable> _subscriptions = [];
-    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, CompiledPolicy> _lastKnown = new(StringComparer.OrdinalIgnoreCase);
     private volatile Snapshot _current;
 
     public PolicyRegistry(Func<RateLimitingOptions> load, IEnumerable<Func<IChangeToken>> changeTokens, ILogger<PolicyRegistry> logger)
@@ -24,7 +23,6 @@ internal sealed partial class PolicyRegistry : IDisposable
         _logger = logger;
         var options = load();
         _current = Compile(options, out var errors) ?? throw new OptionsValidationException(SectionName, options.GetType(), errors);
-        Remember(_current);
         foreach (var changeToken in changeTokens)
         {
             _subscriptions.Add(ChangeToken.OnChange(changeToken, Reload));
@@ -33,23 +31,35 @@ internal sealed partial class PolicyRegistry : IDisposable
 
     public RateLimitingOptions Options => _current.Options;
 
-    public IEnumerable<string> Names => _current.Policies.Keys;
+    /// <summary>Every policy and chain known at start-up.</summary>
+    public IEnumerable<string> Names => _current.Policies.Keys.Concat(_current.Chains.Keys);
 
     /// <summary>
-    /// The current policy. Endpoints keep the policies they were built with, so one removed by a
-    /// reload keeps its last settings until restart (and one added needs a restart to be used).
+    /// The policies now. A request reads it once, so that it is decided and answered with one
+    /// configuration. Endpoints keep the policies they were built with, so one removed by a reload
+    /// keeps its last settings until restart (and one added needs a restart to be used).
     /// </summary>
-    public CompiledPolicy Get(string name)
-        => _current.Policies.TryGetValue(name, out var policy) ? policy : _lastKnown[name];
+    public Snapshot Current => _current;
 
-    /// <summary>Compiles every policy; null with all errors when any is invalid.</summary>
+    /// <summary>The current settings of policy <paramref name="name"/>.</summary>
+    public CompiledPolicy Get(string name) => _current.Policies[name];
+
+    /// <summary>Compiles every policy and chain; null with all errors when any is invalid.</summary>
     public static Snapshot? Compile(RateLimitingOptions options, out List<string> errors)
     {
         errors = [.. options.ConfigurationErrors];
         var policies = new Dictionary<string, CompiledPolicy>(StringComparer.OrdinalIgnoreCase);
+        var chains = new Dictionary<string, CompiledChain>(StringComparer.OrdinalIgnoreCase);
         foreach (var (name, policyOptions) in options.Policies)
         {
-            if (CompiledPolicy.TryCompile(name, policyOptions, options.RejectionStatusCode, SectionName, errors) is { } compiled)
+            if (policyOptions?.Chain is not null)
+            {
+                if (CompiledChain.TryCompile(name, policyOptions, options.Policies, SectionName, errors) is { } chain)
+                {
+                    chains.Add(name, chain);
+                }
+            }
+            else if (CompiledPolicy.TryCompile(name, policyOptions, options.RejectionStatusCode, SectionName, errors) is { } compiled)
             {
                 policies.Add(name, compiled);
             }
@@ -60,7 +70,7 @@ internal sealed partial class PolicyRegistry : IDisposable
             errors.Add($"{SectionName}:RejectionStatusCode must be between 400 and 599 (was {options.RejectionStatusCode}).");
         }
 
-        return errors.Count == 0 ? new Snapshot(options, policies) : null;
+        return errors.Count == 0 ? new Snapshot(options, policies, chains) : null;
     }
 
     public void Dispose()
@@ -78,9 +88,8 @@ internal sealed partial class PolicyRegistry : IDisposable
             var options = _load();
             if (Compile(options, out var errors) is { } snapshot)
             {
-                _current = snapshot;
-                Remember(snapshot);
-                Log.PoliciesReloaded(_logger, snapshot.Policies.Count);
+                _current = snapshot.WithoutLosing(_current);
+                Log.PoliciesReloaded(_logger, snapshot.Policies.Count + snapshot.Chains.Count);
             }
             else
             {
@@ -93,15 +102,32 @@ internal sealed partial class PolicyRegistry : IDisposable
         }
     }
 
-    private void Remember(Snapshot snapshot)
+    internal sealed record Snapshot(RateLimitingOptions Options, IReadOnlyDictionary<string, CompiledPolicy> Policies, IReadOnlyDictionary<string, CompiledChain> Chains)
     {
-        foreach (var (name, policy) in snapshot.Policies)
+        /// <summary>This snapshot, keeping the last settings of what <paramref name="previous"/> had and this one removed: endpoints still use them.</summary>
+        public Snapshot WithoutLosing(Snapshot previous)
         {
-            _lastKnown[name] = policy;
+            var policies = new Dictionary<string, CompiledPolicy>(Policies, StringComparer.OrdinalIgnoreCase);
+            var chains = new Dictionary<string, CompiledChain>(Chains, StringComparer.OrdinalIgnoreCase);
+            foreach (var (name, policy) in previous.Policies)
+            {
+                if (!chains.ContainsKey(name))
+                {
+                    policies.TryAdd(name, policy);
+                }
+            }
+
+            foreach (var (name, chain) in previous.Chains)
+            {
+                if (!policies.ContainsKey(name))
+                {
+                    chains.TryAdd(name, chain);
+                }
+            }
+
+            return this with { Policies = policies, Chains = chains };
         }
     }
-
-    internal sealed record Snapshot(RateLimitingOptions Options, IReadOnlyDictionary<string, CompiledPolicy> Policies);
 
     private static partial class Log
     {

@@ -6,13 +6,30 @@ namespace RateLimiting.Policies;
 /// <summary>One named quota, bound from <c>RateLimiting:Policies:{name}</c>.</summary>
 public sealed class SlidingWindowPolicyOptions
 {
-    /// <summary>Gets or sets the total cost admitted per partition within any <see cref="Window"/>.</summary>
-    /// <value>No default: required, at least 1.</value>
+    /// <summary>Gets or sets the total cost admitted per partition within any <see cref="Window"/>: the one-window form.</summary>
+    /// <value>No default: required unless <see cref="Limits"/> or <see cref="Chain"/> is set; at least 1.</value>
     public int PermitLimit { get; set; }
 
-    /// <summary>Gets or sets the length of the sliding window, for example <c>01:00:00</c>.</summary>
-    /// <value>No default: required, between 1 millisecond and 365 days.</value>
+    /// <summary>Gets or sets the length of the sliding window, for example <c>01:00:00</c>: the one-window form.</summary>
+    /// <value>No default: required unless <see cref="Limits"/> or <see cref="Chain"/> is set; between 1 millisecond and 365 days.</value>
     public TimeSpan Window { get; set; }
+
+    /// <summary>
+    /// Gets or sets several windows of one partition, for example 10 per second and 1,000 per hour,
+    /// decided together in one store call: a request is admitted only if every window has room for
+    /// its cost. Instead of <see cref="PermitLimit"/> and <see cref="Window"/>.
+    /// </summary>
+    /// <value>The default value is <see langword="null"/>: the one-window form.</value>
+    public List<SlidingWindowLimitOptions>? Limits { get; set; }
+
+    /// <summary>
+    /// Gets or sets the names of other policies that this one applies in order, for example a
+    /// per-client quota and then a global cap; a request must be admitted by each. A rejection by a
+    /// later one takes back the earlier admissions of the request. A chain has no other settings:
+    /// each linked policy keeps its own partition, windows, cost, failure mode and shadow mode.
+    /// </summary>
+    /// <value>The default value is <see langword="null"/>: the policy is not a chain.</value>
+    public List<string>? Chain { get; set; }
 
     /// <summary>
     /// Gets or sets where the partition value comes from: <c>Header:{name}</c>, <c>Claim:{type}</c>,

@@ -41,6 +41,19 @@ public sealed class InMemoryRateLimitStore : IRateLimitStore, IDisposable
     }
 
     /// <inheritdoc />
+    public ValueTask RefundAsync(RateLimitRequest request, long admission, CancellationToken cancellationToken)
+    {
+        request.Validate();
+        cancellationToken.ThrowIfCancellationRequested();
+        if (_windows.TryGetValue((request.Policy, request.Partition), out var window))
+        {
+            window.Refund(admission);
+        }
+
+        return ValueTask.CompletedTask;
+    }
+
+    /// <inheritdoc />
     public void Dispose() => _sweeper.Dispose();
 
     private RateLimitDecision DecideCore(in RateLimitRequest request)

@@ -1,17 +1,24 @@
 namespace RateLimiting.Store;
 
-/// <summary>One partition's window: the admitted requests, oldest first, and their total cost.</summary>
+/// <summary>
+/// One partition's windows: the admitted requests of the longest window, oldest first, and, per
+/// window, where its counted requests begin and their total cost.
+/// </summary>
 internal sealed class InMemorySlidingWindow
 {
-    private readonly Queue<(long Timestamp, int Cost)> _entries = new();
-    private long _used;
-    private long _windowTicks;
+    /// <summary>Compacts the list once this many leading entries have left every window.</summary>
+    private const int CompactAfter = 64;
+
+    private readonly List<Entry> _entries = [];
+    private long[] _windowTicks = [];
+    private int[] _first = [];
+    private long[] _used = [];
+    private long _lastAdmission;
     private bool _retired;
 
     /// <summary>Decides under the window's lock; false when the window was retired and must not be used.</summary>
     public bool TryDecide(long now, in RateLimitRequest request, out RateLimitDecision decision)
     {
-        var windowTicks = request.Window.Ticks;
         lock (_entries)
         {
             if (_retired)
@@ -20,10 +27,37 @@ internal sealed class InMemorySlidingWindow
                 return false;
             }
 
-            _windowTicks = windowTicks;
-            Trim(now - windowTicks);
-            decision = Decide(now, windowTicks, request.PermitLimit, request.Cost);
+            Follow(request.Limits, now);
+            Trim(now);
+            decision = Decide(now, request.Limits, request.Cost);
             return true;
+        }
+    }
+
+    /// <summary>Takes an admission back; nothing when it has left the window, or the window was retired.</summary>
+    public void Refund(long admission)
+    {
+        lock (_entries)
+        {
+            var at = _retired || _first.Length == 0 ? -1 : _entries.FindIndex(_first[^1], entry => entry.Admission == admission);
+            if (at < 0)
+            {
+                return;
+            }
+
+            var cost = _entries[at].Cost;
+            _entries.RemoveAt(at);
+            for (var i = 0; i < _first.Length; i++)
+            {
+                if (at >= _first[i])
+                {
+                    _used[i] -= cost;
+                }
+                else
+                {
+                    _first[i]--;
+                }
+            }
         }
     }
 
@@ -32,56 +66,147 @@ internal sealed class InMemorySlidingWindow
     {
         lock (_entries)
         {
-            Trim(now - _windowTicks);
-            _retired = _entries.Count == 0;
+            Trim(now);
+            _retired = _first.Length == 0 || _first[^1] == _entries.Count;
             return _retired;
         }
     }
 
-    private RateLimitDecision Decide(long now, long windowTicks, int limit, int cost)
+    /// <summary>Counts afresh when the windows changed (a reload), from the entries still held.</summary>
+    private void Follow(IReadOnlyList<RateLimitWindow> limits, long now)
     {
-        var remaining = (int)Math.Max(0, limit - _used);
-        if (cost > limit)
+        if (IsFollowing(limits))
         {
-            return new RateLimitDecision(RateLimitRejectReason.CostExceedsLimit, limit, remaining, TimeSpan.Zero, ResetAfter(now, windowTicks));
+            return;
         }
 
-        if (_used + cost <= limit)
+        var start = _first.Length == 0 ? 0 : _first[^1];
+        _windowTicks = limits.Select(limit => limit.Window.Ticks).ToArray();
+        _first = new int[limits.Count];
+        _used = new long[limits.Count];
+        for (var i = 0; i < limits.Count; i++)
         {
-            if (cost > 0)
+            var first = start;
+            while (first < _entries.Count && _entries[first].Timestamp <= now - _windowTicks[i])
             {
-                _entries.Enqueue((now, cost));
-                _used += cost;
+                first++;
             }
 
-            return new RateLimitDecision(RateLimitRejectReason.None, limit, (int)(limit - _used), TimeSpan.Zero, ResetAfter(now, windowTicks));
+            _first[i] = first;
+            for (var j = first; j < _entries.Count; j++)
+            {
+                _used[i] += _entries[j].Cost;
+            }
+        }
+    }
+
+    private bool IsFollowing(IReadOnlyList<RateLimitWindow> limits)
+    {
+        if (_windowTicks.Length != limits.Count)
+        {
+            return false;
         }
 
-        // The oldest entries leave first: wait for the one whose departure frees enough.
-        var needed = _used + cost - limit;
+        for (var i = 0; i < limits.Count; i++)
+        {
+            if (_windowTicks[i] != limits[i].Window.Ticks)
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
+    private RateLimitDecision Decide(long now, IReadOnlyList<RateLimitWindow> limits, int cost)
+    {
+        var fits = true;
+        var smallest = int.MaxValue;
+        for (var i = 0; i < limits.Count; i++)
+        {
+            smallest = Math.Min(smallest, limits[i].PermitLimit);
+            fits &= _used[i] + cost <= limits[i].PermitLimit;
+        }
+
+        if (cost > smallest)
+        {
+            return Report(now, limits, RateLimitRejectReason.CostExceedsLimit, TimeSpan.Zero, admission: 0);
+        }
+
+        if (fits)
+        {
+            if (cost == 0)
+            {
+                return Report(now, limits, RateLimitRejectReason.None, TimeSpan.Zero, admission: 0);
+            }
+
+            _entries.Add(new Entry(now, cost, ++_lastAdmission));
+            for (var i = 0; i < _used.Length; i++)
+            {
+                _used[i] += cost;
+            }
+
+            return Report(now, limits, RateLimitRejectReason.None, TimeSpan.Zero, _lastAdmission);
+        }
+
+        // Entries only leave, oldest first: each full window has room once enough of its oldest have left.
         var retryAfter = TimeSpan.Zero;
-        foreach (var (timestamp, entryCost) in _entries)
+        for (var i = 0; i < limits.Count; i++)
         {
-            needed -= entryCost;
-            if (needed <= 0)
+            var needed = _used[i] + cost - limits[i].PermitLimit;
+            for (var j = _first[i]; needed > 0 && j < _entries.Count; j++)
             {
-                retryAfter = TimeSpan.FromTicks(timestamp + windowTicks - now);
-                break;
+                needed -= _entries[j].Cost;
+                if (needed <= 0)
+                {
+                    retryAfter = TimeSpan.FromTicks(Math.Max(retryAfter.Ticks, _entries[j].Timestamp + _windowTicks[i] - now));
+                }
             }
         }
 
-        return new RateLimitDecision(RateLimitRejectReason.QuotaExceeded, limit, remaining, retryAfter, ResetAfter(now, windowTicks));
+        return Report(now, limits, RateLimitRejectReason.QuotaExceeded, retryAfter, admission: 0);
     }
 
-    private TimeSpan ResetAfter(long now, long windowTicks)
-        => _entries.TryPeek(out var oldest) ? TimeSpan.FromTicks(oldest.Timestamp + windowTicks - now) : TimeSpan.Zero;
-
-    private void Trim(long expiredAtOrBefore)
+    /// <summary>The decision, reporting the window with the least remaining (the longer on a tie).</summary>
+    private RateLimitDecision Report(long now, IReadOnlyList<RateLimitWindow> limits, RateLimitRejectReason reason, TimeSpan retryAfter, long admission)
     {
-        while (_entries.TryPeek(out var oldest) && oldest.Timestamp <= expiredAtOrBefore)
+        var reported = 0;
+        for (var i = 1; i < limits.Count; i++)
         {
-            _entries.Dequeue();
-            _used -= oldest.Cost;
+            if (limits[i].PermitLimit - _used[i] <= limits[reported].PermitLimit - _used[reported])
+            {
+                reported = i;
+            }
+        }
+
+        var first = _first[reported];
+        var resetAfter = first < _entries.Count ? TimeSpan.FromTicks(_entries[first].Timestamp + _windowTicks[reported] - now) : TimeSpan.Zero;
+        var limit = limits[reported].PermitLimit;
+        return new RateLimitDecision(reason, limit, (int)Math.Max(0, limit - _used[reported]), retryAfter, resetAfter, reported, admission);
+    }
+
+    private void Trim(long now)
+    {
+        for (var i = 0; i < _first.Length; i++)
+        {
+            while (_first[i] < _entries.Count && _entries[_first[i]].Timestamp <= now - _windowTicks[i])
+            {
+                _used[i] -= _entries[_first[i]].Cost;
+                _first[i]++;
+            }
+        }
+
+        // The longest window's first entry is the first that any window counts.
+        var gone = _first.Length == 0 ? 0 : _first[^1];
+        if (gone >= CompactAfter && gone * 2 >= _entries.Count)
+        {
+            _entries.RemoveRange(0, gone);
+            for (var i = 0; i < _first.Length; i++)
+            {
+                _first[i] -= gone;
+            }
         }
     }
+
+    private readonly record struct Entry(long Timestamp, int Cost, long Admission);
 }

@@ -5,17 +5,21 @@ public readonly record struct RateLimitDecision
 {
     /// <summary>Creates a decision.</summary>
     /// <param name="reason">Why the request was rejected, or <see cref="RateLimitRejectReason.None"/> when it was allowed.</param>
-    /// <param name="limit">The permit limit the decision was made against.</param>
-    /// <param name="remaining">The cost still available in the window after this decision.</param>
-    /// <param name="retryAfter">When rejected for <see cref="RateLimitRejectReason.QuotaExceeded"/>: the time until this request's cost fits.</param>
-    /// <param name="resetAfter">The time until the oldest counted request leaves the window, that is until <paramref name="remaining"/> next grows; zero when the window is empty.</param>
-    public RateLimitDecision(RateLimitRejectReason reason, int limit, int remaining, TimeSpan retryAfter, TimeSpan resetAfter)
+    /// <param name="limit">The permit limit of the window this decision reports.</param>
+    /// <param name="remaining">The cost still available in that window after this decision.</param>
+    /// <param name="retryAfter">When rejected for <see cref="RateLimitRejectReason.QuotaExceeded"/>: the time until this request's cost fits in every window.</param>
+    /// <param name="resetAfter">The time until the oldest request counted in that window leaves it, that is until <paramref name="remaining"/> next grows; zero when the window is empty.</param>
+    /// <param name="window">The index, in the request's <see cref="RateLimitRequest.Limits"/>, of the window this decision reports: the one with the least remaining, the longer on a tie.</param>
+    /// <param name="admission">Identifies the recorded request within its partition, for <see cref="IRateLimitStore.RefundAsync"/>; 0 when nothing was recorded.</param>
+    public RateLimitDecision(RateLimitRejectReason reason, int limit, int remaining, TimeSpan retryAfter, TimeSpan resetAfter, int window = 0, long admission = 0)
     {
         Reason = reason;
         Limit = limit;
         Remaining = remaining;
         RetryAfter = retryAfter;
         ResetAfter = resetAfter;
+        Window = window;
+        Admission = admission;
     }
 
     /// <summary>Gets a value indicating whether the request was admitted and recorded.</summary>
@@ -24,15 +28,21 @@ public readonly record struct RateLimitDecision
     /// <summary>Gets why the request was rejected, or <see cref="RateLimitRejectReason.None"/>.</summary>
     public RateLimitRejectReason Reason { get; }
 
-    /// <summary>Gets the permit limit the decision was made against.</summary>
+    /// <summary>Gets the permit limit of the reported window.</summary>
     public int Limit { get; }
 
-    /// <summary>Gets the cost still available in the window after this decision.</summary>
+    /// <summary>Gets the cost still available in the reported window after this decision.</summary>
     public int Remaining { get; }
 
-    /// <summary>Gets the time until this request's cost fits; <see cref="TimeSpan.Zero"/> unless rejected for <see cref="RateLimitRejectReason.QuotaExceeded"/>.</summary>
+    /// <summary>Gets the time until this request's cost fits in every window; <see cref="TimeSpan.Zero"/> unless rejected for <see cref="RateLimitRejectReason.QuotaExceeded"/>.</summary>
     public TimeSpan RetryAfter { get; }
 
-    /// <summary>Gets the time until the oldest counted request leaves the window; zero when the window is empty.</summary>
+    /// <summary>Gets the time until the oldest request counted in the reported window leaves it; zero when the window is empty.</summary>
     public TimeSpan ResetAfter { get; }
+
+    /// <summary>Gets the index, in the request's windows, of the window that <see cref="Limit"/>, <see cref="Remaining"/> and <see cref="ResetAfter"/> describe: the one with the least remaining.</summary>
+    public int Window { get; }
+
+    /// <summary>Gets what identifies the recorded request within its partition, for <see cref="IRateLimitStore.RefundAsync"/>; 0 when nothing was recorded.</summary>
+    public long Admission { get; }
 }

@@ -11,6 +11,14 @@ internal sealed class RateLimitingMetrics
     public const string ResultTag = "ratelimiting.result";
     public const string FailureModeTag = "ratelimiting.failure_mode";
     public const string OutcomeTag = "ratelimiting.store.outcome";
+    public const string RefundTag = "ratelimiting.refund.result";
+
+    /// <summary>The values of <see cref="RefundTag"/>.</summary>
+    public static class Refunds
+    {
+        public const string Refunded = "refunded";
+        public const string Lost = "lost";
+    }
 
     /// <summary>The values of <see cref="ResultTag"/>.</summary>
     public static class Results
@@ -35,11 +43,13 @@ internal sealed class RateLimitingMetrics
 
     private readonly Counter<long> _decisions;
     private readonly Histogram<double> _storeDuration;
+    private readonly Counter<long> _refunds;
 
     public RateLimitingMetrics(IMeterFactory meterFactory)
     {
         var meter = meterFactory.Create(RateLimitingTelemetry.MeterName);
         _decisions = meter.CreateCounter<long>("ratelimiting.decisions", "{request}", "Rate-limit decisions, by policy and result.");
+        _refunds = meter.CreateCounter<long>("ratelimiting.refunds", "{request}", "Admissions taken back because a later policy of a chain rejected the request, by policy and result (lost: the store could not take it back).");
         _storeDuration = meter.CreateHistogram<double>("ratelimiting.store.duration", "s", "Duration of store calls.", advice: new InstrumentAdvice<double>
         {
             HistogramBucketBoundaries = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1],
@@ -60,6 +70,14 @@ internal sealed class RateLimitingMetrics
         }
 
         _decisions.Add(1, tags);
+    }
+
+    public void Refunded(string policy, string result)
+    {
+        if (_refunds.Enabled)
+        {
+            _refunds.Add(1, new TagList { { PolicyTag, policy }, { RefundTag, result } });
+        }
     }
 
     public void StoreCalled(string policy, long startedTimestamp, string outcome)

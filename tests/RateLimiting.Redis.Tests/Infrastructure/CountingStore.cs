@@ -77,6 +77,9 @@ internal sealed class CountingStore : IRateLimitStore
         }
     }
 
+    public ValueTask RefundAsync(RateLimitRequest request, long admission, CancellationToken cancellationToken)
+        => _inner.RefundAsync(request, admission, cancellationToken);
+
     private static long Offset(long since, long at) => ScenarioFigures.Milliseconds(Stopwatch.GetElapsedTime(since, at));
 
     // A server error by its first word (MOVED, TRYAGAIN, CLUSTERDOWN); anything else by its type.

@@ -94,10 +94,10 @@ public sealed class ReshardingTests : ResilienceScenarioTests
         var overLimit = new List<bool>();
         foreach (var partition in partitions)
         {
-            var state = await Scenario.Store.DecideAsync(new RateLimitRequest(ResilienceScenario.Policy, partition, Limit, Window, Cost: 0), CancellationToken.None);
+            var state = await Scenario.Store.DecideAsync(new RateLimitRequest(ResilienceScenario.Policy, partition, Limit, Window, cost: 0), CancellationToken.None);
             remaining.Add(state.Remaining);
             lastAdmitted.Add((await Scenario.Store.DecideAsync(new RateLimitRequest(ResilienceScenario.Policy, partition, Limit, Window, state.Remaining), CancellationToken.None)).IsAllowed);
-            overLimit.Add((await Scenario.Store.DecideAsync(new RateLimitRequest(ResilienceScenario.Policy, partition, Limit, Window, Cost: 1), CancellationToken.None)).IsAllowed);
+            overLimit.Add((await Scenario.Store.DecideAsync(new RateLimitRequest(ResilienceScenario.Policy, partition, Limit, Window, cost: 1), CancellationToken.None)).IsAllowed);
         }
 
         var admitted = partitions.Select(p => records.Count(r => r.Partition == p && r.Acquired)).ToArray();

@@ -160,17 +160,20 @@ public sealed class BatchingTests : IAsyncLifetime
         var local = Enumerable.Range(0, 200).Select(i => $"local-{i}-{Guid.NewGuid():N}").Where(p => OwnerOf(p) == node.EndPoint.ToString()).Take(3).ToArray();
         var foreign = Enumerable.Range(0, 200).Select(i => $"foreign-{i}-{Guid.NewGuid():N}").First(p => OwnerOf(p) != node.EndPoint.ToString());
         string[] members = [local[0], foreign, local[1], local[2]];
-        var args = new List<object> { SlidingWindowScripts.Decide.Batch.Source, 0 };
+        var args = new List<object> { SlidingWindowScripts.Decide.Batch!.Source, 0 };
         foreach (var partition in members)
         {
+            // Its keys, its four arguments: the server's clock, cost 2, 10 per minute.
             var (entries, totals) = Keys.For(Policy, partition);
-            args.AddRange([entries, totals, 10, 60_000_000, 2, string.Empty]);
+            args.AddRange([entries, totals, 4, 0, 2, 10, 60_000_000]);
         }
 
         var reply = (long[])(await node.ExecuteAsync("EVAL", args).WaitAsync(Generous))!;
 
-        Assert.Equal(4 * members.Length, reply.Length);
-        Assert.Equal([0, 2, 0, 1, BatchableScript.NotServedHere, 0, 0, 0, 0, 2, 0, 1, 0, 2, 0, 1], reply.Select((value, i) => i % 4 == 3 ? Math.Sign(value) : value));
+        Assert.Equal(SlidingWindowScripts.VerdictWidth * members.Length, reply.Length);
+        long[] admitted = [0, 0, 2, 0, 1, 1];
+        long[] notServed = [BatchableScript.NotServedHere, 0, 0, 0, 0, 0];
+        Assert.Equal([.. admitted, .. notServed, .. admitted, .. admitted], reply.Select((value, i) => i % SlidingWindowScripts.VerdictWidth == 4 ? Math.Sign(value) : value));
         var (foreignEntries, foreignTotals) = Keys.For(Policy, foreign);
         Assert.Equal(0, await multiplexer.GetDatabase().KeyExistsAsync([foreignEntries, foreignTotals]).WaitAsync(Generous));
     }

@@ -57,12 +57,12 @@ public sealed class TlsClusterDecisionTests
         await using var store = new RedisRateLimitStore(options);
         var masters = await _cluster.MastersAsync();
         Assert.Equal(3, masters.Count);
-        await TlsRedisClusterFixture.FirstDecisionAsync(store, new RateLimitRequest(Policy, "connect", 1, TimeSpan.FromSeconds(1), Cost: 0));
+        await TlsRedisClusterFixture.FirstDecisionAsync(store, new RateLimitRequest(Policy, "connect", 1, TimeSpan.FromSeconds(1), cost: 0));
 
         foreach (var master in masters)
         {
             var partition = PartitionOn(keys, Policy, master, "shard-" + master.Port.ToString(CultureInfo.InvariantCulture));
-            var request = new RateLimitRequest(Policy, partition, PermitLimit: 2, TimeSpan.FromMinutes(1), Cost: 1);
+            var request = new RateLimitRequest(Policy, partition, permitLimit: 2, TimeSpan.FromMinutes(1), cost: 1);
 
             // Act
             var decisions = new List<bool>();

@@ -32,7 +32,7 @@ public sealed class TlsTopologyChangeTests
         var partition = TlsClusterDecisionTests.PartitionOn(keys, Policy, source, "moved");
         var key = keys.For(Policy, partition).Entries;
         var slot = HashSlot.Of(key).ToString(CultureInfo.InvariantCulture);
-        var request = new RateLimitRequest(Policy, partition, PermitLimit: 3, TimeSpan.FromMinutes(10), Cost: 1);
+        var request = new RateLimitRequest(Policy, partition, permitLimit: 3, TimeSpan.FromMinutes(10), cost: 1);
         await using var store = new RedisRateLimitStore(options);
         Assert.Equal(2, (await TlsRedisClusterFixture.FirstDecisionAsync(store, request)).Remaining);
 

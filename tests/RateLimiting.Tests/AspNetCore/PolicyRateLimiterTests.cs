@@ -103,9 +103,9 @@ public sealed class PolicyRateLimiterTests : IDisposable
         int? decidedLimit = null;
         _store.Answer = request =>
         {
-            decidedLimit ??= request.PermitLimit;
+            decidedLimit ??= request.Limits[0].PermitLimit;
             Reload(WithPolicy(permitLimit: 7));
-            return new RateLimitDecision(RateLimitRejectReason.None, request.PermitLimit, request.PermitLimit - 1, TimeSpan.Zero, TimeSpan.Zero);
+            return new RateLimitDecision(RateLimitRejectReason.None, request.Limits[0].PermitLimit, request.Limits[0].PermitLimit - 1, TimeSpan.Zero, TimeSpan.Zero);
         };
 
         using var lease = await RequestAsync(policy);
@@ -185,8 +185,8 @@ public sealed class PolicyRateLimiterTests : IDisposable
     {
         var registry = new PolicyRegistry(() => _options, [() => new CancellationChangeToken(_reload.Token)], NullLogger<PolicyRegistry>.Instance);
         _disposables.Add(registry);
-        var decider = new PolicyDecider("p", _store, _fallback, overLimitCache: null, metrics: null, NullLogger.Instance);
-        return new SlidingWindowRateLimiterPolicy(decider, registry, _accessor);
+        var deciders = new PolicyDeciders(_store, _fallback, overLimitCache: false, metrics: null, NullLoggerFactory.Instance);
+        return new SlidingWindowRateLimiterPolicy("p", deciders, registry, _accessor);
     }
 
     private void Reload(RateLimitingOptions options)

@@ -107,7 +107,7 @@ public sealed class PolicyDeciderTests : IDisposable
         var rejections = 0;
         _store.Answer = request => Interlocked.Increment(ref rejections) == 1
             ? ScriptedStore.Rejected(request, TimeSpan.FromMilliseconds(20))
-            : new RateLimitDecision(RateLimitRejectReason.None, request.PermitLimit, 0, TimeSpan.Zero, TimeSpan.Zero);
+            : new RateLimitDecision(RateLimitRejectReason.None, request.Limits[0].PermitLimit, 0, TimeSpan.Zero, TimeSpan.Zero);
         var decider = NewDecider(new OverLimitCache());
         await decider.DecideAsync(Policy, "a", 1, CancellationToken.None);
 
@@ -127,9 +127,9 @@ public sealed class PolicyDeciderTests : IDisposable
     [Fact]
     public async Task DecideAsync_OverLimitCacheAndLimitRaised_AsksTheStore()
     {
-        _store.Answer = request => request.PermitLimit == 3
+        _store.Answer = request => request.Limits[0].PermitLimit == 3
             ? ScriptedStore.Rejected(request, TimeSpan.FromMinutes(5))
-            : new RateLimitDecision(RateLimitRejectReason.None, request.PermitLimit, 1, TimeSpan.Zero, TimeSpan.Zero);
+            : new RateLimitDecision(RateLimitRejectReason.None, request.Limits[0].PermitLimit, 1, TimeSpan.Zero, TimeSpan.Zero);
         var decider = NewDecider(new OverLimitCache());
         await decider.DecideAsync(Policy, "a", 1, CancellationToken.None);
 
@@ -143,7 +143,7 @@ public sealed class PolicyDeciderTests : IDisposable
     [Fact]
     public async Task DecideAsync_CostExceedsLimit_IsNotCachedAndHasNoRetryAfter()
     {
-        _store.Answer = request => new RateLimitDecision(RateLimitRejectReason.CostExceedsLimit, request.PermitLimit, 3, TimeSpan.Zero, TimeSpan.Zero);
+        _store.Answer = request => new RateLimitDecision(RateLimitRejectReason.CostExceedsLimit, request.Limits[0].PermitLimit, 3, TimeSpan.Zero, TimeSpan.Zero);
         var decider = NewDecider(new OverLimitCache());
 
         var lease = await decider.DecideAsync(Policy, "a", 5, CancellationToken.None);
