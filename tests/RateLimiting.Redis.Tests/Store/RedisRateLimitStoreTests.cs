@@ -300,4 +300,112 @@ public sealed class RedisRateLimitStoreTests : IAsyncLifetime
         Assert.Equal((true, TimeSpan.FromSeconds(10)), (afterTheFirstLeft.IsAllowed, afterTheFirstLeft.ResetAfter));
     }
 
+    [Fact]
+    public async Task DecideAsync_TwoWindowsThreeInstancesTimesSixtyFourCallersMixedCosts_NeitherWindowIsOverAdmitted()
+    {
+        // 60 per 10 s and 150 per minute: rounds 10 s apart admit 60, 60, 30, then 0 until the
+        // first round leaves the minute, and each round fills its windows to the last unit.
+        RateLimitWindow[] limits = [new(60, TimeSpan.FromSeconds(10)), new(150, TimeSpan.FromMinutes(1))];
+        var clock = new FakeClock(SystemClock.Instance.GetCurrentInstant());
+        var instances = new[] { NewInstance(clock), NewInstance(clock), NewInstance(clock) };
+        var partitions = Enumerable.Range(0, 6).Select(i => $"two-windows-{i}-{Guid.NewGuid():N}").ToArray();
+        var admittedPerRound = new List<int[]>();
+
+        for (var round = 0; round < 7; round++)
+        {
+            var admitted = new int[partitions.Length];
+            var callers = Enumerable.Range(0, instances.Length * 64).Select(async caller =>
+            {
+                var store = instances[caller % instances.Length];
+                for (var attempt = 0; attempt < 12; attempt++)
+                {
+                    var partition = (caller + attempt) % partitions.Length;
+                    var cost = attempt < 8 ? 1 + ((caller * 7 + attempt) % 4) : 1;
+                    if ((await store.DecideAsync(new RateLimitRequest(Policy, partitions[partition], limits, cost), CancellationToken.None)).IsAllowed)
+                    {
+                        Interlocked.Add(ref admitted[partition], cost);
+                    }
+                }
+            });
+            await Task.WhenAll(callers);
+            admittedPerRound.Add(admitted);
+            clock.Advance(Duration.FromSeconds(10));
+        }
+
+        int[] expected = [60, 60, 30, 0, 0, 0, 60];
+        Assert.All(Enumerable.Range(0, partitions.Length), partition => Assert.Equal(expected, admittedPerRound.Select(round => round[partition])));
+    }
+
+    [Fact]
+    public async Task DecideAsync_TwoWindows_OneSortedSetOfTheAdmittedRequestsAndOneHashOfTotals()
+    {
+        RateLimitWindow[] limits = [new(10, TimeSpan.FromSeconds(1)), new(1000, TimeSpan.FromHours(1))];
+        var clock = FixedClock();
+        var store = NewInstance(clock);
+        var partition = "memory-" + Guid.NewGuid().ToString("N");
+        var admitted = 0;
+        for (var second = 0; second < 5; second++)
+        {
+            for (var i = 0; i < 12; i++)
+            {
+                admitted += (await store.DecideAsync(new RateLimitRequest(Policy, partition, limits, cost: 1), CancellationToken.None)).IsAllowed ? 1 : 0;
+            }
+
+            clock.Advance(Duration.FromSeconds(1));
+        }
+
+        var (entries, totals) = Keys.For(Policy, partition);
+        Assert.Equal(50, admitted);
+        Assert.Equal(50, await Database.SortedSetLengthAsync(entries).WaitAsync(Generous));
+        Assert.Equal(RedisType.Hash, await Database.KeyTypeAsync(totals).WaitAsync(Generous));
+        Assert.Equal(["n", "o", "o1", "s", "u", "u1", "w"], (await Database.HashKeysAsync(totals).WaitAsync(Generous)).Select(field => (string)field!).Order(StringComparer.Ordinal));
+        Assert.InRange((await Database.KeyTimeToLiveAsync(entries).WaitAsync(Generous))!.Value, TimeSpan.FromMinutes(59), TimeSpan.FromHours(1.25));
+    }
+
+    [Fact]
+    public async Task DecideAsync_TwoWindowsTotalsLost_RebuildsEveryWindowFromTheEntries()
+    {
+        RateLimitWindow[] limits = [new(3, TimeSpan.FromSeconds(10)), new(5, TimeSpan.FromMinutes(1))];
+        var clock = FixedClock();
+        var store = NewInstance(clock);
+        var partition = "rebuild-windows-" + Guid.NewGuid().ToString("N");
+        var request = new RateLimitRequest(Policy, partition, limits, cost: 1);
+        await store.DecideAsync(request, CancellationToken.None);
+        await store.DecideAsync(request, CancellationToken.None);
+        clock.Advance(Duration.FromSeconds(20));
+        await store.DecideAsync(request, CancellationToken.None);
+        await Database.KeyDeleteAsync(Keys.For(Policy, partition).Totals).WaitAsync(Generous);
+
+        var fourth = await store.DecideAsync(request, CancellationToken.None);
+        var fifth = await store.DecideAsync(request, CancellationToken.None);
+        var sixth = await store.DecideAsync(request, CancellationToken.None);
+
+        // The short window holds the last three, the minute all five: each has 1 left, then 0, and
+        // the longer one is reported on a tie.
+        Assert.Equal((true, 1, 1), (fourth.IsAllowed, fourth.Window, fourth.Remaining));
+        Assert.Equal((true, 1, 0), (fifth.IsAllowed, fifth.Window, fifth.Remaining));
+        Assert.Equal((RateLimitRejectReason.QuotaExceeded, TimeSpan.FromSeconds(40)), (sixth.Reason, sixth.RetryAfter));
+    }
+
+    [Fact]
+    public async Task DecideAsync_WindowsChangedByAReload_CountsFromTheEntriesWithoutOverAdmitting()
+    {
+        RateLimitWindow[] twoWindows = [new(2, TimeSpan.FromSeconds(10)), new(6, TimeSpan.FromMinutes(1))];
+        RateLimitWindow[] oneWindow = [new(6, TimeSpan.FromMinutes(1))];
+        var clock = FixedClock();
+        var store = NewInstance(clock);
+        var partition = "reload-windows-" + Guid.NewGuid().ToString("N");
+        async Task<bool> Admitted(RateLimitWindow[] limits) => (await store.DecideAsync(new RateLimitRequest(Policy, partition, limits, cost: 1), CancellationToken.None)).IsAllowed;
+
+        var before = new[] { await Admitted(twoWindows), await Admitted(twoWindows), await Admitted(twoWindows) };
+        var underOneWindow = new[] { await Admitted(oneWindow), await Admitted(oneWindow) };
+        var backToTwo = await Admitted(twoWindows);
+        clock.Advance(Duration.FromSeconds(10));
+        var afterTenSeconds = new[] { await Admitted(twoWindows), await Admitted(twoWindows), await Admitted(twoWindows) };
+
+        Assert.Equal([true, true, false], before);
+        Assert.Equal([true, true], underOneWindow);
+        Assert.False(backToTwo);
+        Assert.Equal([true, true, false], afterTenSeconds);
+    }
 }
