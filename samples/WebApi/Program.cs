@@ -40,7 +40,16 @@ app.MapGet("/api/report", () => TypedResults.Ok(new { report = "quarterly number
     .RequireRateLimiting("per-client")
     .WithRateLimitCost(10);
 
-app.MapGet("/", () => "RateLimiting sample: try GET /api/hello, /api/report, /api/orders, /health").DisableRateLimiting();
+// Two windows of one quota, decided together: 10 per second and 1,000 per hour per client.
+app.MapGet("/api/search", (string? q) => TypedResults.Ok(new { query = q, results = Array.Empty<string>() }))
+    .RequireRateLimiting("tiered");
+
+// A chain: the client's own quota, then a cap shared by every client. A request the cap refuses
+// costs the client nothing.
+app.MapGet("/api/catalog", () => TypedResults.Ok(new[] { new { sku = "book", price = 12 } }))
+    .RequireRateLimiting("per-client-then-global");
+
+app.MapGet("/", () => "RateLimiting sample: try GET /api/hello, /api/report, /api/search, /api/catalog, /api/orders, /health").DisableRateLimiting();
 app.MapHealthChecks("/health").DisableRateLimiting();
 
 app.MapControllers();

@@ -35,6 +35,18 @@ public sealed class SampleApp : WebApplicationFactory<Program>
 
     public static string NewKeyPrefix() => "t" + Guid.NewGuid().ToString("N")[..12];
 
+    /// <summary>A response header's values as one comma-separated string, as a structured-field list reads; null when absent.</summary>
+    public static string? Header(HttpResponseMessage response, string name)
+        => response.Headers.TryGetValues(name, out var values) ? string.Join(", ", values) : null;
+
+    /// <summary>A client sending <c>X-Api-Key: {apiKey}</c>, the sample policies' partition.</summary>
+    public HttpClient ClientWithKey(string apiKey)
+    {
+        var client = CreateClient();
+        client.DefaultRequestHeaders.Add("X-Api-Key", apiKey);
+        return client;
+    }
+
     protected override void ConfigureWebHost(IWebHostBuilder builder)
     {
         builder.UseEnvironment("Testing");

@@ -19,14 +19,14 @@ public sealed class SampleAppTests
         var clock = new FakeClock(SystemClock.Instance.GetCurrentInstant());
         // The over-limit cache counts real time, not the fake clock's.
         await using var app = new SampleApp(_cluster, new() { [PermitLimit] = "5", ["RateLimiting:OverLimitCache"] = "false" }, clock: clock);
-        using var client = ClientWithKey(app, "alice");
+        using var client = app.ClientWithKey("alice");
 
         for (var i = 0; i < 5; i++)
         {
             using var admitted = await client.GetAsync("/api/hello");
             Assert.Equal(HttpStatusCode.OK, admitted.StatusCode);
-            Assert.Equal("\"per-client\";q=5;w=3600", Header(admitted, "RateLimit-Policy"));
-            Assert.Equal($"\"per-client\";r={4 - i};t=3600", Header(admitted, "RateLimit"));
+            Assert.Equal("\"per-client\";q=5;w=3600", SampleApp.Header(admitted, "RateLimit-Policy"));
+            Assert.Equal($"\"per-client\";r={4 - i};t=3600", SampleApp.Header(admitted, "RateLimit"));
         }
 
         using var rejected = await client.GetAsync("/api/hello");
@@ -34,8 +34,8 @@ public sealed class SampleAppTests
         using var later = await client.GetAsync("/api/hello");
 
         Assert.Equal(HttpStatusCode.TooManyRequests, rejected.StatusCode);
-        Assert.Equal("3600", Header(rejected, "Retry-After"));
-        Assert.Equal("\"per-client\";r=0;t=3600", Header(rejected, "RateLimit"));
+        Assert.Equal("3600", SampleApp.Header(rejected, "Retry-After"));
+        Assert.Equal("\"per-client\";r=0;t=3600", SampleApp.Header(rejected, "RateLimit"));
         Assert.Equal("application/problem+json", rejected.Content.Headers.ContentType?.MediaType);
         var body = await rejected.Content.ReadAsByteArrayAsync();
         Assert.Equal(body.Length, rejected.Content.Headers.ContentLength);
@@ -47,8 +47,8 @@ public sealed class SampleAppTests
         }
 
         Assert.Equal(HttpStatusCode.TooManyRequests, later.StatusCode);
-        Assert.Equal("3000", Header(later, "Retry-After"));
-        Assert.Equal("\"per-client\";r=0;t=3000", Header(later, "RateLimit"));
+        Assert.Equal("3000", SampleApp.Header(later, "Retry-After"));
+        Assert.Equal("\"per-client\";r=0;t=3000", SampleApp.Header(later, "RateLimit"));
     }
 
     [Fact]
@@ -57,8 +57,8 @@ public sealed class SampleAppTests
         var prefix = SampleApp.NewKeyPrefix();
         await using var first = new SampleApp(_cluster, new() { [PermitLimit] = "6" }, prefix);
         await using var second = new SampleApp(_cluster, new() { [PermitLimit] = "6" }, prefix);
-        using var firstClient = ClientWithKey(first, "shared");
-        using var secondClient = ClientWithKey(second, "shared");
+        using var firstClient = first.ClientWithKey("shared");
+        using var secondClient = second.ClientWithKey("shared");
 
         var statuses = new List<HttpStatusCode>();
         for (var i = 0; i < 5; i++)
@@ -76,25 +76,25 @@ public sealed class SampleAppTests
     public async Task Report_CostTen_ConsumesTenPermitsOfTheSameQuota()
     {
         await using var app = new SampleApp(_cluster, new() { [PermitLimit] = "25" });
-        using var client = ClientWithKey(app, "heavy");
+        using var client = app.ClientWithKey("heavy");
 
         using var first = await client.GetAsync("/api/report");
         using var second = await client.GetAsync("/api/report");
         using var third = await client.GetAsync("/api/report");
         using var light = await client.GetAsync("/api/hello");
 
-        Assert.Equal("\"per-client\";r=15;t=3600", Header(first, "RateLimit"));
-        Assert.Equal("\"per-client\";r=5;t=3600", Header(second, "RateLimit"));
+        Assert.Equal("\"per-client\";r=15;t=3600", SampleApp.Header(first, "RateLimit"));
+        Assert.Equal("\"per-client\";r=5;t=3600", SampleApp.Header(second, "RateLimit"));
         Assert.Equal(HttpStatusCode.TooManyRequests, third.StatusCode);
         Assert.Equal(HttpStatusCode.OK, light.StatusCode);
-        Assert.Equal("\"per-client\";r=4;t=3600", Header(light, "RateLimit"));
+        Assert.Equal("\"per-client\";r=4;t=3600", SampleApp.Header(light, "RateLimit"));
     }
 
     [Fact]
     public async Task ControllerAndMinimalApi_SamePolicy_ShareQuotaAndHeaders()
     {
         await using var app = new SampleApp(_cluster, new() { [PermitLimit] = "4" });
-        using var client = ClientWithKey(app, "parity");
+        using var client = app.ClientWithKey("parity");
 
         using var controller = await client.GetAsync("/api/orders");
         using var minimal = await client.GetAsync("/api/hello");
@@ -102,8 +102,8 @@ public sealed class SampleAppTests
         using var ping = await client.GetAsync("/api/orders/ping");
 
         Assert.Equal(HttpStatusCode.OK, controller.StatusCode);
-        Assert.Equal("\"per-client\";r=3;t=3600", Header(controller, "RateLimit"));
-        Assert.Equal("\"per-client\";r=2;t=3600", Header(minimal, "RateLimit"));
+        Assert.Equal("\"per-client\";r=3;t=3600", SampleApp.Header(controller, "RateLimit"));
+        Assert.Equal("\"per-client\";r=2;t=3600", SampleApp.Header(minimal, "RateLimit"));
         Assert.Equal(HttpStatusCode.TooManyRequests, export.StatusCode);
         Assert.Equal(HttpStatusCode.OK, ping.StatusCode);
         Assert.False(ping.Headers.Contains("RateLimit"));
@@ -113,7 +113,7 @@ public sealed class SampleAppTests
     public async Task Hello_CostAboveLimit_RejectedWithReasonAndNoRetryAfter()
     {
         await using var app = new SampleApp(_cluster, new() { [PermitLimit] = "3" });
-        using var client = ClientWithKey(app, "too-expensive");
+        using var client = app.ClientWithKey("too-expensive");
 
         using var response = await client.GetAsync("/api/report");
 
@@ -126,7 +126,7 @@ public sealed class SampleAppTests
     public async Task Hello_ShadowPolicy_NeverRejectsButRecords()
     {
         await using var app = new SampleApp(_cluster, new() { [PermitLimit] = "1", ["RateLimiting:Policies:per-client:Shadow"] = "true" });
-        using var client = ClientWithKey(app, "shadowed");
+        using var client = app.ClientWithKey("shadowed");
 
         var statuses = new List<HttpStatusCode>();
         for (var i = 0; i < 3; i++)
@@ -147,7 +147,7 @@ public sealed class SampleAppTests
     public async Task Hello_PermitLimitReloaded_AppliesWithoutRestartAndInvalidReloadIsIgnored()
     {
         await using var app = new SampleApp(_cluster, new() { [PermitLimit] = "2" });
-        using var client = ClientWithKey(app, "reloaded");
+        using var client = app.ClientWithKey("reloaded");
         await client.GetAsync("/api/hello");
         await client.GetAsync("/api/hello");
         using var beforeReload = await client.GetAsync("/api/hello");
@@ -158,9 +158,9 @@ public sealed class SampleAppTests
         using var afterInvalidReload = await client.GetAsync("/api/hello");
 
         Assert.Equal(HttpStatusCode.TooManyRequests, beforeReload.StatusCode);
-        Assert.Equal("\"per-client\";r=0;t=3600", Header(afterReload, "RateLimit"));
+        Assert.Equal("\"per-client\";r=0;t=3600", SampleApp.Header(afterReload, "RateLimit"));
         Assert.Equal(HttpStatusCode.TooManyRequests, afterInvalidReload.StatusCode);
-        Assert.Equal("\"per-client\";q=3;w=3600", Header(afterInvalidReload, "RateLimit-Policy"));
+        Assert.Equal("\"per-client\";q=3;w=3600", SampleApp.Header(afterInvalidReload, "RateLimit-Policy"));
     }
 
     public static TheoryData<string> HostileApiKeys() => new()
@@ -190,14 +190,4 @@ public sealed class SampleAppTests
         Assert.DoesNotContain(apiKey, body, StringComparison.Ordinal);
         Assert.DoesNotContain(rejected.Headers.SelectMany(h => h.Value), value => value.Contains(apiKey, StringComparison.Ordinal));
     }
-
-    private static HttpClient ClientWithKey(SampleApp app, string apiKey)
-    {
-        var client = app.CreateClient();
-        client.DefaultRequestHeaders.Add("X-Api-Key", apiKey);
-        return client;
-    }
-
-    private static string? Header(HttpResponseMessage response, string name)
-        => response.Headers.TryGetValues(name, out var values) ? string.Join(", ", values) : null;
 }
