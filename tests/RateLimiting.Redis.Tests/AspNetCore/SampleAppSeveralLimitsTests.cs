@@ -56,6 +56,35 @@ public sealed class SampleAppSeveralLimitsTests
     }
 
     [Fact]
+    public async Task Search_ShortWindowRejectsWithTheOverLimitCacheOn_AdmittedAgainOnceTheShortWindowRefills()
+    {
+        // Real time: the over-limit cache must hold the rejection for the second, not for the hour.
+        await using var app = new SampleApp(_cluster, new() { [$"{Tiered}:Limits:0:PermitLimit"] = "2" });
+        using var client = app.ClientWithKey("cached");
+        await client.GetAsync("/api/search");
+        await client.GetAsync("/api/search");
+
+        var rejectedRetryAfters = new List<string?>();
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
+        HttpStatusCode status;
+        do
+        {
+            using var response = await client.GetAsync("/api/search");
+            status = response.StatusCode;
+            if (status == HttpStatusCode.TooManyRequests)
+            {
+                rejectedRetryAfters.Add(SampleApp.Header(response, "Retry-After"));
+                await Task.Delay(TimeSpan.FromMilliseconds(50));
+            }
+        }
+        while (status == HttpStatusCode.TooManyRequests && DateTime.UtcNow < deadline);
+
+        Assert.Equal(HttpStatusCode.OK, status);
+        Assert.NotEmpty(rejectedRetryAfters);
+        Assert.All(rejectedRetryAfters, retryAfter => Assert.Equal("1", retryAfter));
+    }
+
+    [Fact]
     public async Task Catalog_GlobalCapRejects_TheClientsAdmissionIsRefunded()
     {
         var clock = new FakeClock(SystemClock.Instance.GetCurrentInstant());

@@ -163,26 +163,31 @@ public sealed class SampleAppTests
         Assert.Equal("\"per-client\";q=3;w=3600", SampleApp.Header(afterInvalidReload, "RateLimit-Policy"));
     }
 
-    public static TheoryData<string> HostileApiKeys() => new()
+    /// <summary>Hostile API keys, against the one-window policy (<c>/api/hello</c>) and the one of two windows (<c>/api/search</c>).</summary>
+    public static TheoryData<string, string> HostileApiKeys()
     {
-        "{tag}",
-        "}{",
-        "a}b{c",
-        new string('k', 8 * 1024),
-        "ключ-日本語-\U0001F600",
-        "rl:{per-client:x}:e",
-    };
+        var data = new TheoryData<string, string>();
+        foreach (var path in new[] { "/api/hello", "/api/search" })
+        {
+            foreach (var apiKey in new[] { "{tag}", "}{", "a}b{c", new string('k', 8 * 1024), "ключ-日本語-\U0001F600", "rl:{per-client:x}:e" })
+            {
+                data.Add(path, apiKey);
+            }
+        }
+
+        return data;
+    }
 
     [Theory]
     [MemberData(nameof(HostileApiKeys))]
-    public async Task Hello_HostileApiKey_NeverServerErrorAndNeverEchoed(string apiKey)
+    public async Task Request_HostileApiKey_NeverServerErrorAndNeverEchoed(string path, string apiKey)
     {
-        await using var app = new SampleApp(_cluster, new() { [PermitLimit] = "1" });
+        await using var app = new SampleApp(_cluster, new() { [PermitLimit] = "1", ["RateLimiting:Policies:tiered:Limits:0:PermitLimit"] = "1" });
         using var client = app.CreateClient();
         client.DefaultRequestHeaders.TryAddWithoutValidation("X-Api-Key", apiKey);
 
-        using var admitted = await client.GetAsync("/api/hello");
-        using var rejected = await client.GetAsync("/api/hello");
+        using var admitted = await client.GetAsync(path);
+        using var rejected = await client.GetAsync(path);
         var body = await rejected.Content.ReadAsStringAsync();
 
         Assert.Equal(HttpStatusCode.OK, admitted.StatusCode);

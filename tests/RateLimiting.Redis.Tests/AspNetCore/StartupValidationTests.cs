@@ -12,6 +12,8 @@ namespace RateLimiting.Redis.Tests.AspNetCore;
 public sealed class StartupValidationTests
 {
     private const string Policy = "RateLimiting:Policies:per-client";
+    private const string Tiered = "RateLimiting:Policies:tiered";
+    private const string Chain = "RateLimiting:Policies:per-client-then-global";
     private readonly RedisClusterFixture _cluster;
 
     public StartupValidationTests(RedisClusterFixture cluster) => _cluster = cluster;
@@ -72,6 +74,40 @@ public sealed class StartupValidationTests
 
         Assert.Contains("RateLimiting:Redis:Configuration", error.Message, StringComparison.Ordinal);
         Assert.DoesNotContain("hunter2", error.ToString(), StringComparison.Ordinal);
+    }
+
+    public static TheoryData<string, string, string[]> SeveralLimitsAndChainMistakes() => new()
+    {
+        { Tiered + ":PermitLimit", "10", [Tiered + ":PermitLimit", Tiered + ":Limits"] },
+        { Tiered + ":Limits:1:Window", "00:00:01", [Tiered + ":Limits:1:Window", Tiered + ":Limits:0:Window"] },
+        { Tiered + ":Limits:1:PermitLimit", "10", [Tiered + ":Limits:1:PermitLimit", Tiered + ":Limits:0:PermitLimit"] },
+        { Tiered + ":Limits:0:PermitLimit", "0", [Tiered + ":Limits:0:PermitLimit"] },
+        { Tiered + ":Limits:first:PermitLimit", "10", [Tiered + ":Limits:first"] },
+        { Chain + ":Chain:1", "nobody", [Chain + ":Chain:1"] },
+        { Chain + ":Chain:1", "per-client", [Chain + ":Chain:1"] },
+        { Chain + ":PartitionBy", "Global", [Chain + ":PartitionBy"] },
+    };
+
+    [Theory]
+    [MemberData(nameof(SeveralLimitsAndChainMistakes))]
+    public async Task Start_SeveralLimitsOrChainMisconfigured_FailsNamingEveryOffendingKey(string key, string value, string[] expected)
+    {
+        var error = await StartFailureAsync(new()
+        {
+            [Tiered + ":Limits:0:PermitLimit"] = "10",
+            [Tiered + ":Limits:0:Window"] = "00:00:01",
+            [Tiered + ":Limits:1:PermitLimit"] = "1000",
+            [Tiered + ":Limits:1:Window"] = "01:00:00",
+            [Tiered + ":PartitionBy"] = "Header:X-Api-Key",
+            ["RateLimiting:Policies:global:PermitLimit"] = "5000",
+            ["RateLimiting:Policies:global:Window"] = "00:01:00",
+            ["RateLimiting:Policies:global:PartitionBy"] = "Global",
+            [Chain + ":Chain:0"] = "per-client",
+            [Chain + ":Chain:1"] = "global",
+            [key] = value,
+        });
+
+        Assert.All(expected, name => Assert.True(error.Message.Contains(name, StringComparison.Ordinal), error.Message));
     }
 
     private async Task<Exception> StartFailureAsync(Dictionary<string, string?> mistakes)
