@@ -80,6 +80,15 @@ internal sealed class PolicyRateLimiter : RateLimiter
         return _deciders.Get(policy.Name).DecideAsync(policy, partition, checked(permitCount * Cost(policy, context)), cancellationToken);
     }
 
+    private async ValueTask RefundAsync(ReadOnlyMemory<DecisionLease> admitted)
+    {
+        for (var i = 0; i < admitted.Length; i++)
+        {
+            var lease = admitted.Span[i];
+            await _deciders.Get(lease.Policy.Name).RefundAsync(lease).ConfigureAwait(false);
+        }
+    }
+
     /// <summary>
     /// Each linked policy in order, until one rejects; its rejection takes back what the earlier
     /// ones recorded for this request, so that a request refused by a global cap costs the client
@@ -91,12 +100,23 @@ internal sealed class PolicyRateLimiter : RateLimiter
         var admitted = new DecisionLease[chain.Links.Length];
         for (var i = 0; i < chain.Links.Length; i++)
         {
-            var lease = await DecideAsync(context, snapshot.Policies[chain.Links[i]], permitCount, cancellationToken).ConfigureAwait(false);
+            DecisionLease lease;
+            try
+            {
+                lease = await DecideAsync(context, snapshot.Policies[chain.Links[i]], permitCount, cancellationToken).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                // The client went away: it is not served, so it keeps nothing.
+                await RefundAsync(admitted.AsMemory(0, i)).ConfigureAwait(false);
+                throw;
+            }
+
             if (!lease.IsAcquired)
             {
+                await RefundAsync(admitted.AsMemory(0, i)).ConfigureAwait(false);
                 for (var j = 0; j < i; j++)
                 {
-                    await _deciders.Get(admitted[j].Policy.Name).RefundAsync(admitted[j]).ConfigureAwait(false);
                     RateLimitResponse.WriteHeaders(context.Response, admitted[j], refunded: true);
                 }
 
