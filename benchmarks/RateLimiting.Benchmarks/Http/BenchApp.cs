@@ -40,7 +40,7 @@ internal sealed class BenchApp : IAsyncDisposable
     /// What the round-trip endpoint runs: a script that returns a reply shaped like the limiter's
     /// at once, so the endpoint pays the client and one round trip to Redis, and nothing else.
     /// </summary>
-    public const string NoOpScript = "return {0, 0, 0, 0}";
+    public const string NoOpScript = "return {0, 0, 0, 0, 0, 0}";
 
     /// <summary>The policy of <see cref="FailOpenPath"/>: its name is part of the keys it writes, which (f) places on each master.</summary>
     public const string FailOpenPolicy = "ours-fail-open";
@@ -90,7 +90,7 @@ internal sealed class BenchApp : IAsyncDisposable
         // The round-trip endpoint's own multiplexer, configured as the store's is.
         var roundTrips = await ConnectionMultiplexer.ConnectAsync(redisConfiguration);
         var noOpSha = Convert.FromHexString(noOpScriptSha);
-        RedisValue[] noOpArguments = [NeverReached, 3_600_000_000L, 1];
+        RedisValue[] noOpArguments = [0, 1, NeverReached, 3_600_000_000L];
 
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { EnvironmentName = "Production" });
         builder.Logging.ClearProviders();

@@ -65,8 +65,8 @@ internal sealed class StoreWorkload
     /// <summary>Gets <see cref="FixedPartitionsPerMaster"/> partitions on each master, each in its own slot: redis-benchmark's keys.</summary>
     public IReadOnlyList<ScriptTarget> FixedPartitions { get; }
 
-    /// <summary>Gets the script's arguments for a cost-1 decision, as the store passes them: limit, window (µs), cost.</summary>
-    public IReadOnlyList<long> ScriptArguments => [PermitLimit, Window.Ticks / TimeSpan.TicksPerMicrosecond, 1];
+    /// <summary>Gets the script's arguments for a cost-1 decision, as the store passes them: now (0: the Redis server's clock), cost, limit, window (µs).</summary>
+    public IReadOnlyList<long> ScriptArguments => [0, 1, PermitLimit, Window.Ticks / TimeSpan.TicksPerMicrosecond];
 
     public static RateLimitRequest Request(string partition, int cost = 1) => new(Policy, partition, PermitLimit, Window, cost);
 
