@@ -19,10 +19,11 @@ namespace RateLimiting.Benchmarks.Http;
 
 /// <summary>
 /// The application wrk loads: Kestrel on a free loopback port, logging off, one GET endpoint
-/// answering "hello" seven times over: without a limiter, with ASP.NET Core's in-memory sliding
+/// answering "hello" eight times over: without a limiter, with ASP.NET Core's in-memory sliding
 /// window (never rejecting, and exhausted), with our policy that never rejects (FailClosed, and the
-/// same policy FailOpen), with our policy on an exhausted partition, and after one round trip to
-/// Redis that decides nothing (the ceiling).
+/// same policy FailOpen), with a chain of that policy and a global one that never rejects either,
+/// with our policy on an exhausted partition, and after one round trip to Redis that decides
+/// nothing (the ceiling).
 /// </summary>
 internal sealed class BenchApp : IAsyncDisposable
 {
@@ -30,6 +31,7 @@ internal sealed class BenchApp : IAsyncDisposable
     public const string AspNetCorePath = "/aspnetcore";
     public const string OursPath = "/ours";
     public const string FailOpenPath = "/ours-fail-open";
+    public const string ChainPath = "/ours-chain";
     public const string ExhaustedPath = "/exhausted";
     public const string AspNetCoreExhaustedPath = "/aspnetcore-exhausted";
     public const string RoundTripPath = "/round-trip";
@@ -38,13 +40,15 @@ internal sealed class BenchApp : IAsyncDisposable
     /// What the round-trip endpoint runs: a script that returns a reply shaped like the limiter's
     /// at once, so the endpoint pays the client and one round trip to Redis, and nothing else.
     /// </summary>
-    public const string NoOpScript = "return {0, 0, 0, 0}";
+    public const string NoOpScript = "return {0, 0, 0, 0, 0, 0}";
 
     /// <summary>The policy of <see cref="FailOpenPath"/>: its name is part of the keys it writes, which (f) places on each master.</summary>
     public const string FailOpenPolicy = "ours-fail-open";
 
     private const string AspNetCorePolicy = "aspnetcore-sliding";
     private const string OursPolicy = "ours";
+    private const string GlobalPolicy = "global";
+    private const string ChainPolicy = "ours-chain";
     private const string ExhaustedPolicy = "exhausted";
     private const string AspNetCoreExhaustedPolicy = "aspnetcore-exhausted";
     private const int NeverReached = 1_000_000_000;
@@ -86,7 +90,7 @@ internal sealed class BenchApp : IAsyncDisposable
         // The round-trip endpoint's own multiplexer, configured as the store's is.
         var roundTrips = await ConnectionMultiplexer.ConnectAsync(redisConfiguration);
         var noOpSha = Convert.FromHexString(noOpScriptSha);
-        RedisValue[] noOpArguments = [NeverReached, 3_600_000_000L, 1];
+        RedisValue[] noOpArguments = [0, 1, NeverReached, 3_600_000_000L];
 
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { EnvironmentName = "Production" });
         builder.Logging.ClearProviders();
@@ -117,6 +121,16 @@ internal sealed class BenchApp : IAsyncDisposable
                 PartitionBy = "Header:X-Api-Key",
                 FailureMode = FailureMode.FailOpen,
             };
+            // A per-client quota, then a global cap: the ours policy itself, then one partition for
+            // every request, on one master, in the same window and never reached either.
+            options.Policies[GlobalPolicy] = new SlidingWindowPolicyOptions
+            {
+                PermitLimit = NeverReached,
+                Window = TimeSpan.FromHours(1),
+                PartitionBy = "Global",
+                FailureMode = FailureMode.FailClosed,
+            };
+            options.Policies[ChainPolicy] = new SlidingWindowPolicyOptions { Chain = [OursPolicy, GlobalPolicy] };
             options.Policies[ExhaustedPolicy] = new SlidingWindowPolicyOptions
             {
                 PermitLimit = 1,
@@ -135,7 +149,7 @@ internal sealed class BenchApp : IAsyncDisposable
         var app = builder.Build();
         // Per endpoint, so that requests of one run still completing when the next run starts
         // are not counted against the next one's endpoint.
-        var statuses = new[] { NoLimiterPath, AspNetCorePath, OursPath, FailOpenPath, ExhaustedPath, AspNetCoreExhaustedPath, RoundTripPath }.ToDictionary(path => path, _ => new StatusCounter());
+        var statuses = new[] { NoLimiterPath, AspNetCorePath, OursPath, FailOpenPath, ChainPath, ExhaustedPath, AspNetCoreExhaustedPath, RoundTripPath }.ToDictionary(path => path, _ => new StatusCounter());
         var failOpenSources = new DecisionSourceCounter();
         app.Use(async (context, next) =>
         {
@@ -156,6 +170,7 @@ internal sealed class BenchApp : IAsyncDisposable
             failOpenSources.Count(context.Response);
             return Hello();
         }).RequireRateLimiting(FailOpenPolicy);
+        app.MapGet(ChainPath, Hello).RequireRateLimiting(ChainPolicy);
         app.MapGet(ExhaustedPath, Hello).RequireRateLimiting(ExhaustedPolicy);
         app.MapGet(AspNetCoreExhaustedPath, Hello).RequireRateLimiting(AspNetCoreExhaustedPolicy);
         var database = roundTrips.GetDatabase();

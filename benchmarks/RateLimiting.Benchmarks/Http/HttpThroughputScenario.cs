@@ -9,7 +9,7 @@ namespace RateLimiting.Benchmarks.Http;
 /// (b) and (c): requests per second with wrk on 127.0.0.1 against <see cref="BenchApp"/>: no
 /// limiter, ASP.NET Core's in-memory sliding window, ours never rejecting (10,000 clients by
 /// X-Api-Key, spread over all masters) with batching and without, at wrk's connections and four
-/// times as many, and ours on an exhausted partition (every request a 429) with and without the
+/// times as many, a chain of that policy and a global one, and ours on an exhausted partition (every request a 429) with and without the
 /// over-limit cache. Every variant is warmed up, then measured in rounds of
 /// alternating order; the best round counts. wrk, Kestrel and Redis share the same cores.
 /// </summary>
@@ -39,6 +39,7 @@ internal static class HttpThroughputScenario
             var aspNetCore = Variant("b", "HTTP: ASP.NET Core in-memory sliding window", cached, BenchApp.AspNetCorePath, 200);
             var ours = Variant("b", "HTTP: ours, never rejects (Header:X-Api-Key)", cached, BenchApp.OursPath, 200);
             var oursAlone = Variant("b", "HTTP: ours, Redis:Batching off (one call per decision)", unbatched, BenchApp.OursPath, 200);
+            var chain = Variant("b", "HTTP: ours, chain of two (ours, then Global), never rejects", cached, BenchApp.ChainPath, 200);
             var withCache = Variant("c", "HTTP: ours, exhausted partition, over-limit cache on", cached, BenchApp.ExhaustedPath, 429);
             var withoutCache = Variant("c", "HTTP: ours, exhausted partition, over-limit cache off", uncached, BenchApp.ExhaustedPath, 429);
             var roundTrip = Variant("b", "HTTP: one Redis round trip that decides nothing", cached, BenchApp.RoundTripPath, 200);
@@ -47,7 +48,7 @@ internal static class HttpThroughputScenario
             var oursMany = Variant("b", "HTTP: ours, never rejects", cached, BenchApp.OursPath, 200, many);
             var oursAloneMany = Variant("b", "HTTP: ours, Redis:Batching off", unbatched, BenchApp.OursPath, 200, many);
             var roundTripMany = Variant("b", "HTTP: one Redis round trip that decides nothing", cached, BenchApp.RoundTripPath, 200, many);
-            HttpVariant[] variants = [none, aspNetCore, ours, oursAlone, withCache, withoutCache, aspNetCoreExhausted, roundTrip, noneMany, oursMany, oursAloneMany, roundTripMany];
+            HttpVariant[] variants = [none, aspNetCore, ours, oursAlone, chain, withCache, withoutCache, aspNetCoreExhausted, roundTrip, noneMany, oursMany, oursAloneMany, roundTripMany];
 
             // Connections, limiters per partition, the exhausting first request, and the JIT until
             // tiered compilation has finished with every variant's code.
@@ -73,6 +74,7 @@ internal static class HttpThroughputScenario
             Report(table, aspNetCore, string.Empty);
             Report(table, ours, string.Empty);
             Report(table, oursAlone, string.Empty);
+            Report(table, chain, "two decisions per request, one after the other; the second on one partition (one master) for every request");
             Report(table, roundTrip, "EVALSHA of a script returning at once, StackExchange.Redis called directly: the ceiling of any limiter that makes one Redis call per request");
             table.AddRatio("b", "ASP.NET Core in-memory / no limiter", Rate(aspNetCore), Rate(none));
             table.AddRatio("b", "ours / no limiter", Rate(ours), Rate(none), 0.7, "decisions for one master batched while a call to it is in flight");
@@ -80,6 +82,7 @@ internal static class HttpThroughputScenario
             table.AddRatio("b", "round trip / no limiter", Rate(roundTrip), Rate(none), note: "the one-call-per-request ceiling on this machine with this client");
             table.AddRatio("b", "ours / round trip", Rate(ours), Rate(roundTrip), note: "above 1: past the one-call-per-request ceiling");
             table.AddRatio("b", "ours / Batching off", Rate(ours), Rate(oursAlone), note: "what batching gains");
+            table.AddRatio("b", "chain of two / one policy", Rate(chain), Rate(ours), note: "what a second link costs: a second store call per request");
             Report(table, noneMany, string.Empty);
             Report(table, oursMany, string.Empty);
             Report(table, oursAloneMany, string.Empty);

@@ -9,7 +9,8 @@ namespace RateLimiting.Benchmarks.Store;
 /// <summary>
 /// What every store measurement decides: one policy with a limit no run can reach (so every
 /// decision is an admission that writes), a one-minute window (nothing expires during a run), cost 1,
-/// over either many partitions or a few fixed ones that redis-benchmark can address too.
+/// over either many partitions or a few fixed ones that redis-benchmark can address too; and the
+/// same decisions against two windows of one partition (<see cref="TwoWindows"/>).
 /// </summary>
 internal sealed class StoreWorkload
 {
@@ -19,6 +20,14 @@ internal sealed class StoreWorkload
     public const int FixedPartitionsPerMaster = 2;
 
     public static readonly TimeSpan Window = TimeSpan.FromMinutes(1);
+
+    /// <summary>
+    /// Gets the two-window row's limits, a burst cap under an hourly quota: 10 per second and 1,000
+    /// per hour. No run reaches them: a run starts from an empty cluster and makes
+    /// <see cref="Suite.SuiteOptions.StoreDecisionsPerRun"/> (at most 60,000) decisions in turn over
+    /// <see cref="ManyPartitionCount"/> partitions, so at most 4 per partition.
+    /// </summary>
+    public static readonly RateLimitWindow[] TwoWindows = [new(10, TimeSpan.FromSeconds(1)), new(1_000, TimeSpan.FromHours(1))];
 
     private readonly RedisKeyLayout _keys;
 
@@ -56,18 +65,23 @@ internal sealed class StoreWorkload
     /// <summary>Gets <see cref="FixedPartitionsPerMaster"/> partitions on each master, each in its own slot: redis-benchmark's keys.</summary>
     public IReadOnlyList<ScriptTarget> FixedPartitions { get; }
 
-    /// <summary>Gets the script's arguments for a cost-1 decision, as the store passes them: limit, window (µs), cost.</summary>
-    public IReadOnlyList<long> ScriptArguments => [PermitLimit, Window.Ticks / TimeSpan.TicksPerMicrosecond, 1];
+    /// <summary>Gets the script's arguments for a cost-1 decision, as the store passes them: now (0: the Redis server's clock), cost, limit, window (µs).</summary>
+    public IReadOnlyList<long> ScriptArguments => [0, 1, PermitLimit, Window.Ticks / TimeSpan.TicksPerMicrosecond];
 
     public static RateLimitRequest Request(string partition, int cost = 1) => new(Policy, partition, PermitLimit, Window, cost);
 
     /// <summary>Decides one cost-1 request, which must be admitted: a rejection (or a failure) counts as a failed operation.</summary>
-    public static async ValueTask AdmitAsync(RedisRateLimitStore store, string partition)
+    public static ValueTask AdmitAsync(RedisRateLimitStore store, string partition) => AdmitAsync(store, Request(partition));
+
+    /// <summary>Decides one cost-1 request against <see cref="TwoWindows"/>, which must be admitted like <see cref="AdmitAsync(RedisRateLimitStore, string)"/>'s.</summary>
+    public static ValueTask AdmitTwoWindowsAsync(RedisRateLimitStore store, string partition) => AdmitAsync(store, new RateLimitRequest(Policy, partition, TwoWindows, 1));
+
+    private static async ValueTask AdmitAsync(RedisRateLimitStore store, RateLimitRequest request)
     {
-        var decision = await store.DecideAsync(Request(partition), CancellationToken.None);
+        var decision = await store.DecideAsync(request, CancellationToken.None);
         if (!decision.IsAllowed)
         {
-            throw new InvalidOperationException($"A decision under a limit of {PermitLimit:N0} was a rejection ({decision.Reason}).");
+            throw new InvalidOperationException($"A decision under a limit of {decision.Limit:N0} was a rejection ({decision.Reason}).");
         }
     }
 
