@@ -117,14 +117,18 @@ local function decide(entries, totals, argv, at, count)
 
   -- The shorter windows, read before the longest window's expired entries are removed.
   local shorter_used, shorter_oldest = {}, {}
+  -- The entries, read once when the totals cannot be used as they are.
+  local all
   if count > 1 then
     -- Whether the fields describe these windows: not on first use, after a reload changed the
-    -- windows, or when the totals were lost; they are then rebuilt from the entries.
-    local valid = exists and score_or_nil(state[4]) == signature
-    local newest = valid and score_or_nil(state[5]) or nil
-    if not valid then
-      local last = redis.call('ZRANGE', entries, -1, -1, 'WITHSCORES')
-      newest = last[2]
+    -- windows, or when the totals were lost; they are then counted from the entries.
+    local valid = exists and score_or_nil(state[4]) == signature and tonumber(state[6]) ~= nil
+    local newest
+    if valid then
+      newest = score_or_nil(state[5])
+    else
+      all = redis.call('ZRANGE', entries, 0, -1, 'WITHSCORES')
+      newest = all[#all]
     end
     -- A partition's time never runs backwards (a failover to a master whose clock is behind),
     -- so that every entry is counted from its own score on.
@@ -132,25 +136,34 @@ local function decide(entries, totals, argv, at, count)
     for i = 1, count - 1 do
       local expired_at_or_before = now - windows[i]
       local window_used, window_oldest
-      if valid then
-        window_used, window_oldest = tonumber(state[4 + 2 * i]), score_or_nil(state[5 + 2 * i])
-      end
-      if window_used == nil then
-        window_used, window_oldest, dirty = 0, nil, exists
-        walk(entries, string.format('(%.0f', expired_at_or_before), function(score, member_cost, text)
-          window_oldest = window_oldest or text
-          window_used = window_used + member_cost
-        end)
-      elseif window_oldest and tonumber(window_oldest) <= expired_at_or_before then
-        local next_oldest
-        walk(entries, window_oldest, function(score, member_cost, text)
-          if score > expired_at_or_before then
-            next_oldest = text
-            return true
+      if all then
+        window_used, dirty = 0, exists
+        for j = 1, #all, 2 do
+          if tonumber(all[j + 1]) > expired_at_or_before then
+            local _, member_cost = parse(all[j])
+            window_oldest = window_oldest or all[j + 1]
+            window_used = window_used + member_cost
           end
-          window_used = window_used - member_cost
-        end)
-        window_oldest, dirty = next_oldest, true
+        end
+      else
+        window_used, window_oldest = tonumber(state[4 + 2 * i]), score_or_nil(state[5 + 2 * i])
+        if window_oldest and tonumber(window_oldest) <= expired_at_or_before then
+          dirty = true
+          if newest and tonumber(newest) <= expired_at_or_before then
+            -- Everything it counted has left it, the newest entry included: nothing to read.
+            window_oldest = nil
+          else
+            local next_oldest
+            walk(entries, window_oldest, function(score, member_cost, text)
+              if score > expired_at_or_before then
+                next_oldest = text
+                return true
+              end
+              window_used = window_used - member_cost
+            end)
+            window_oldest = next_oldest
+          end
+        end
       end
       if not window_oldest then window_used = 0 end
       shorter_used[i], shorter_oldest[i] = window_used, window_oldest
@@ -162,7 +175,7 @@ local function decide(entries, totals, argv, at, count)
     -- First use, or the totals were lost (eviction): rebuild them from the entries themselves.
     -- Nothing is written unless this request is admitted.
     used, seq, oldest, rebuilt = 0, 0, nil, true
-    local all = redis.call('ZRANGE', entries, 0, -1, 'WITHSCORES')
+    all = all or redis.call('ZRANGE', entries, 0, -1, 'WITHSCORES')
     for i = 1, #all, 2 do
       local member_seq, member_cost = parse(all[i])
       if tonumber(all[i + 1]) > expired_at_or_before then
