@@ -20,8 +20,14 @@ public abstract class RateLimitStoreConformanceTests
     /// <summary>A partition no other test uses, so that tests sharing a store stay independent.</summary>
     protected static string NewPartition() => "user-" + Guid.NewGuid().ToString("N");
 
+    /// <summary>Two windows of one partition, shortest first: 3 per 10 seconds and 5 per minute.</summary>
+    protected static readonly RateLimitWindow[] Tiered = [new(3, TimeSpan.FromSeconds(10)), new(5, TimeSpan.FromMinutes(1))];
+
     protected ValueTask<RateLimitDecision> DecideAsync(string partition, int cost = 1, int limit = 5, string policy = "conformance", TimeSpan? window = null)
         => Store.DecideAsync(new RateLimitRequest(policy, partition, limit, window ?? Window, cost), CancellationToken.None);
+
+    protected ValueTask<RateLimitDecision> DecideAsync(string partition, RateLimitWindow[] limits, int cost = 1)
+        => Store.DecideAsync(new RateLimitRequest("conformance", partition, limits, cost), CancellationToken.None);
 
     [Fact]
     public async Task DecideAsync_UpToLimit_AdmitsThenRejectsWithExactRetryAfter()
@@ -236,5 +242,161 @@ public abstract class RateLimitStoreConformanceTests
         await Assert.ThrowsAsync<ArgumentOutOfRangeException>(async () => await DecideAsync(NewPartition(), limit: 0));
         await Assert.ThrowsAsync<ArgumentOutOfRangeException>(async () => await DecideAsync(NewPartition(), cost: -1));
         await Assert.ThrowsAsync<ArgumentOutOfRangeException>(async () => await DecideAsync(NewPartition(), window: TimeSpan.Zero));
+    }
+
+    [Fact]
+    public async Task DecideAsync_WindowsNotShortestFirstOrEqual_Throws()
+    {
+        RateLimitWindow[] longestFirst = [Tiered[1], Tiered[0]];
+        RateLimitWindow[] equal = [new(3, Window), new(5, Window)];
+
+        await Assert.ThrowsAsync<ArgumentException>(async () => await DecideAsync(NewPartition(), longestFirst));
+        await Assert.ThrowsAsync<ArgumentException>(async () => await DecideAsync(NewPartition(), equal));
+        await Assert.ThrowsAsync<ArgumentOutOfRangeException>(async () => await DecideAsync(NewPartition(), []));
+    }
+
+    [Fact]
+    public async Task DecideAsync_ShortWindowRefillsWhileLongHolds_RetryAfterOfTheWindowThatRejects()
+    {
+        var partition = NewPartition();
+        for (var i = 0; i < 3; i++)
+        {
+            await DecideAsync(partition, Tiered); // t = 0, 1, 2 s
+            Clock.Advance(Duration.FromSeconds(1));
+        }
+
+        var shortFull = await DecideAsync(partition, Tiered); // t = 3 s: 3 of 3 in 10 s, 3 of 5 in 1 min
+        Clock.Advance(Duration.FromSeconds(7));
+        var refilled = await DecideAsync(partition, Tiered); // t = 10 s: the entry of t = 0 left the short window
+        Clock.Advance(Duration.FromSeconds(1));
+        var lastOfLong = await DecideAsync(partition, Tiered); // t = 11 s: 5 of 5 in 1 min
+        Clock.Advance(Duration.FromSeconds(1));
+        var longFull = await DecideAsync(partition, Tiered); // t = 12 s: the short window has room again
+        Clock.Advance(Duration.FromSeconds(48));
+        var longRefilled = await DecideAsync(partition, Tiered); // t = 60 s
+
+        Assert.Equal(RateLimitRejectReason.QuotaExceeded, shortFull.Reason);
+        Assert.Equal(TimeSpan.FromSeconds(7), shortFull.RetryAfter);
+        Assert.Equal((0, 3, 0, TimeSpan.FromSeconds(7)), (shortFull.Window, shortFull.Limit, shortFull.Remaining, shortFull.ResetAfter));
+        Assert.True(refilled.IsAllowed);
+        Assert.True(lastOfLong.IsAllowed);
+        Assert.Equal((1, 5, 0), (lastOfLong.Window, lastOfLong.Limit, lastOfLong.Remaining));
+        Assert.Equal(RateLimitRejectReason.QuotaExceeded, longFull.Reason);
+        Assert.Equal(TimeSpan.FromSeconds(48), longFull.RetryAfter);
+        Assert.Equal((1, 5, 0, TimeSpan.FromSeconds(48)), (longFull.Window, longFull.Limit, longFull.Remaining, longFull.ResetAfter));
+        Assert.True(longRefilled.IsAllowed);
+    }
+
+    [Fact]
+    public async Task DecideAsync_BothWindowsFull_RetryAfterIsTheLaterOfTheirs()
+    {
+        var partition = NewPartition();
+        await DecideAsync(partition, Tiered, cost: 2); // t = 0 s
+        Clock.Advance(Duration.FromSeconds(52));
+        await DecideAsync(partition, Tiered, cost: 3); // t = 52 s: 3 of 3 in 10 s, 5 of 5 in 1 min
+        Clock.Advance(Duration.FromSeconds(3));
+
+        var rejected = await DecideAsync(partition, Tiered); // t = 55 s
+
+        // The long window has room at 60 s, the short one at 62 s: the request fits at 62 s.
+        Assert.Equal(RateLimitRejectReason.QuotaExceeded, rejected.Reason);
+        Assert.Equal(TimeSpan.FromSeconds(7), rejected.RetryAfter);
+        // Both have none remaining: the longer window is reported, with its own reset.
+        Assert.Equal((1, 5, 0, TimeSpan.FromSeconds(5)), (rejected.Window, rejected.Limit, rejected.Remaining, rejected.ResetAfter));
+    }
+
+    [Fact]
+    public async Task DecideAsync_BothWindowsFullWeighted_RetryAfterWaitsForTheLongWindow()
+    {
+        var partition = NewPartition();
+        await DecideAsync(partition, Tiered, cost: 2); // t = 0 s
+        Clock.Advance(Duration.FromSeconds(20));
+        await DecideAsync(partition, Tiered, cost: 2); // t = 20 s
+        Clock.Advance(Duration.FromSeconds(5));
+        await DecideAsync(partition, Tiered, cost: 1); // t = 25 s: 3 of 3 in 10 s, 5 of 5 in 1 min
+        Clock.Advance(Duration.FromSeconds(1));
+
+        var rejected = await DecideAsync(partition, Tiered); // t = 26 s
+        Clock.Advance(Duration.FromSeconds(33));
+        var stillRejected = await DecideAsync(partition, Tiered); // t = 59 s
+        Clock.Advance(Duration.FromSeconds(1));
+        var admitted = await DecideAsync(partition, Tiered, cost: 2); // t = 60 s
+
+        // The short window has room at 30 s, the long one at 60 s.
+        Assert.Equal(TimeSpan.FromSeconds(34), rejected.RetryAfter);
+        Assert.Equal((1, 5, 0, TimeSpan.FromSeconds(34)), (rejected.Window, rejected.Limit, rejected.Remaining, rejected.ResetAfter));
+        Assert.False(stillRejected.IsAllowed);
+        Assert.Equal(TimeSpan.FromSeconds(1), stillRejected.RetryAfter);
+        Assert.True(admitted.IsAllowed);
+    }
+
+    [Fact]
+    public async Task DecideAsync_SeveralWindows_ReportsTheWindowWithLeastRemainingTheLongerOnATie()
+    {
+        var partition = NewPartition();
+        RateLimitWindow[] limits = [new(10, TimeSpan.FromSeconds(10)), new(12, TimeSpan.FromMinutes(1))];
+
+        var shortLeast = await DecideAsync(partition, limits, cost: 2); // t = 0 s: 8 and 10 remaining
+        Clock.Advance(Duration.FromSeconds(10));
+        var tie = await DecideAsync(partition, limits, cost: 1); // t = 10 s: 9 and 9 remaining
+        Clock.Advance(Duration.FromSeconds(10));
+        var longLeast = await DecideAsync(partition, limits, cost: 0); // t = 20 s: 10 and 9 remaining
+
+        Assert.Equal((0, 10, 8, TimeSpan.FromSeconds(10)), (shortLeast.Window, shortLeast.Limit, shortLeast.Remaining, shortLeast.ResetAfter));
+        Assert.Equal((1, 12, 9, TimeSpan.FromSeconds(50)), (tie.Window, tie.Limit, tie.Remaining, tie.ResetAfter));
+        Assert.Equal((1, 12, 9, TimeSpan.FromSeconds(40)), (longLeast.Window, longLeast.Limit, longLeast.Remaining, longLeast.ResetAfter));
+    }
+
+    [Fact]
+    public async Task DecideAsync_CostAboveTheSmallestLimit_CostExceedsLimitAtOnceAndRecordsNothing()
+    {
+        var partition = NewPartition();
+
+        var rejected = await DecideAsync(partition, Tiered, cost: 4);
+        var fits = await DecideAsync(partition, Tiered, cost: 3);
+
+        Assert.Equal(RateLimitRejectReason.CostExceedsLimit, rejected.Reason);
+        Assert.Equal(TimeSpan.Zero, rejected.RetryAfter);
+        Assert.Equal(0, rejected.Admission);
+        Assert.Equal((0, 3, 3), (rejected.Window, rejected.Limit, rejected.Remaining));
+        Assert.True(fits.IsAllowed);
+        Assert.Equal(0, fits.Remaining);
+    }
+
+    [Fact]
+    public async Task DecideAsync_ZeroCostOnSeveralWindows_ReportsStateAndRecordsNothing()
+    {
+        var partition = NewPartition();
+        await DecideAsync(partition, Tiered, cost: 2);
+
+        var peek = await DecideAsync(partition, Tiered, cost: 0);
+        var again = await DecideAsync(partition, Tiered, cost: 0);
+        var last = await DecideAsync(partition, Tiered, cost: 1);
+        var peekWhenFull = await DecideAsync(partition, Tiered, cost: 0);
+        var rejected = await DecideAsync(partition, Tiered, cost: 1);
+
+        Assert.True(peek.IsAllowed);
+        Assert.Equal((0, 1, 0L), (peek.Window, peek.Remaining, peek.Admission));
+        Assert.Equal((0, 1, 0L), (again.Window, again.Remaining, again.Admission));
+        Assert.True(last.IsAllowed);
+        Assert.Equal(0, last.Remaining);
+        Assert.True(peekWhenFull.IsAllowed);
+        Assert.Equal(0, peekWhenFull.Remaining);
+        Assert.Equal(TimeSpan.FromSeconds(10), rejected.RetryAfter);
+    }
+
+    [Fact]
+    public async Task DecideAsync_Admitted_EachAdmissionHasItsOwnId()
+    {
+        var partition = NewPartition();
+
+        var first = await DecideAsync(partition, Tiered);
+        var second = await DecideAsync(partition, Tiered, cost: 2);
+        var rejected = await DecideAsync(partition, Tiered);
+
+        Assert.NotEqual(0, first.Admission);
+        Assert.NotEqual(0, second.Admission);
+        Assert.NotEqual(first.Admission, second.Admission);
+        Assert.Equal(0, rejected.Admission);
     }
 }
