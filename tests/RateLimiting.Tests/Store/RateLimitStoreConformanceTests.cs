@@ -23,11 +23,18 @@ public abstract class RateLimitStoreConformanceTests
     /// <summary>Two windows of one partition, shortest first: 3 per 10 seconds and 5 per minute.</summary>
     protected static readonly RateLimitWindow[] Tiered = [new(3, TimeSpan.FromSeconds(10)), new(5, TimeSpan.FromMinutes(1))];
 
+    /// <summary><see cref="Tiered"/>'s long window alone, as after a reload that removed the short one.</summary>
+    protected static readonly RateLimitWindow[] LongOnly = [Tiered[1]];
+
     protected ValueTask<RateLimitDecision> DecideAsync(string partition, int cost = 1, int limit = 5, string policy = "conformance", TimeSpan? window = null)
         => Store.DecideAsync(new RateLimitRequest(policy, partition, limit, window ?? Window, cost), CancellationToken.None);
 
     protected ValueTask<RateLimitDecision> DecideAsync(string partition, RateLimitWindow[] limits, int cost = 1)
         => Store.DecideAsync(new RateLimitRequest("conformance", partition, limits, cost), CancellationToken.None);
+
+    /// <summary>Takes back <paramref name="admitted"/>'s admission, repeating the request it was decided with.</summary>
+    protected ValueTask RefundAsync(string partition, RateLimitWindow[] limits, int cost, in RateLimitDecision admitted)
+        => Store.RefundAsync(new RateLimitRequest("conformance", partition, limits, cost), admitted.Admission, CancellationToken.None);
 
     [Fact]
     public async Task DecideAsync_UpToLimit_AdmitsThenRejectsWithExactRetryAfter()
@@ -398,5 +405,183 @@ public abstract class RateLimitStoreConformanceTests
         Assert.NotEqual(0, second.Admission);
         Assert.NotEqual(first.Admission, second.Admission);
         Assert.Equal(0, rejected.Admission);
+    }
+
+    [Fact]
+    public async Task RefundAsync_Admission_RemainingBackInEveryWindowAndTheNextDecisionSeesIt()
+    {
+        var partition = NewPartition();
+        var refunded = await DecideAsync(partition, Tiered, cost: 2); // t = 0 s
+        Clock.Advance(Duration.FromSeconds(1));
+        await DecideAsync(partition, Tiered, cost: 1); // t = 1 s: 3 of 3 in 10 s
+
+        await RefundAsync(partition, Tiered, 2, refunded);
+        var peek = await DecideAsync(partition, Tiered, cost: 0);
+        var admitted = await DecideAsync(partition, Tiered, cost: 2);
+        Clock.Advance(Duration.FromSeconds(14));
+        var longWindow = await DecideAsync(partition, Tiered, cost: 0); // t = 15 s: the short window is empty
+
+        Assert.Equal((0, 2, TimeSpan.FromSeconds(10)), (peek.Window, peek.Remaining, peek.ResetAfter));
+        Assert.True(admitted.IsAllowed);
+        Assert.Equal((1, 2, TimeSpan.FromSeconds(46)), (longWindow.Window, longWindow.Remaining, longWindow.ResetAfter));
+    }
+
+    [Fact]
+    public async Task RefundAsync_OldestEntry_ResetMovesToTheNextOldestInEveryWindow()
+    {
+        var partition = NewPartition();
+        var oldest = await DecideAsync(partition, Tiered); // t = 0 s
+        Clock.Advance(Duration.FromSeconds(5));
+        await DecideAsync(partition, Tiered, cost: 2); // t = 5 s
+        Clock.Advance(Duration.FromSeconds(1));
+
+        var before = await DecideAsync(partition, Tiered, cost: 0); // t = 6 s
+        await RefundAsync(partition, Tiered, 1, oldest);
+        var after = await DecideAsync(partition, Tiered, cost: 0);
+        Clock.Advance(Duration.FromSeconds(14));
+        var longWindow = await DecideAsync(partition, Tiered, cost: 0); // t = 20 s: the short window is empty
+
+        Assert.Equal((0, 0, TimeSpan.FromSeconds(4)), (before.Window, before.Remaining, before.ResetAfter));
+        Assert.Equal((0, 1, TimeSpan.FromSeconds(9)), (after.Window, after.Remaining, after.ResetAfter));
+        Assert.Equal((1, 3, TimeSpan.FromSeconds(45)), (longWindow.Window, longWindow.Remaining, longWindow.ResetAfter));
+    }
+
+    [Fact]
+    public async Task RefundAsync_OneWindowOldestEntry_ResetMovesAndCountsStayExact()
+    {
+        var partition = NewPartition();
+        var oldest = await DecideAsync(partition, LongOnly); // t = 0 s
+        Clock.Advance(Duration.FromSeconds(10));
+        await DecideAsync(partition, LongOnly); // t = 10 s
+        Clock.Advance(Duration.FromSeconds(10));
+
+        var before = await DecideAsync(partition, LongOnly, cost: 0); // t = 20 s
+        await RefundAsync(partition, LongOnly, 1, oldest);
+        var after = await DecideAsync(partition, LongOnly, cost: 0);
+        var fills = await DecideAsync(partition, LongOnly, cost: 4);
+        var rejected = await DecideAsync(partition, LongOnly);
+
+        Assert.Equal((3, TimeSpan.FromSeconds(40)), (before.Remaining, before.ResetAfter));
+        Assert.Equal((4, TimeSpan.FromSeconds(50)), (after.Remaining, after.ResetAfter));
+        Assert.True(fills.IsAllowed);
+        Assert.Equal(TimeSpan.FromSeconds(50), rejected.RetryAfter);
+    }
+
+    [Fact]
+    public async Task RefundAsync_AfterItLeftTheWindow_ChangesNothing()
+    {
+        var partition = NewPartition();
+        var left = await DecideAsync(partition, LongOnly, cost: 2); // t = 0 s
+        Clock.Advance(Duration.FromSeconds(30));
+        await DecideAsync(partition, LongOnly); // t = 30 s
+        Clock.Advance(Duration.FromSeconds(30));
+
+        await RefundAsync(partition, LongOnly, 2, left); // t = 60 s: it has just left
+        var fills = await DecideAsync(partition, LongOnly, cost: 4);
+        var rejected = await DecideAsync(partition, LongOnly);
+
+        Assert.True(fills.IsAllowed);
+        Assert.Equal(0, fills.Remaining);
+        Assert.False(rejected.IsAllowed);
+        Assert.Equal(TimeSpan.FromSeconds(30), rejected.RetryAfter);
+    }
+
+    [Fact]
+    public async Task RefundAsync_AfterItLeftTheShortWindowOnly_OnlyTheLongWindowGetsItBack()
+    {
+        var partition = NewPartition();
+        var refunded = await DecideAsync(partition, Tiered, cost: 2); // t = 0 s
+        Clock.Advance(Duration.FromSeconds(15));
+
+        await RefundAsync(partition, Tiered, 2, refunded); // t = 15 s
+        var fills = await DecideAsync(partition, Tiered, cost: 3);
+        var rejected = await DecideAsync(partition, Tiered);
+        Clock.Advance(Duration.FromSeconds(11));
+        var longWindow = await DecideAsync(partition, Tiered, cost: 0); // t = 26 s: the short window is empty
+
+        Assert.True(fills.IsAllowed);
+        Assert.Equal(TimeSpan.FromSeconds(10), rejected.RetryAfter);
+        Assert.Equal((1, 2), (longWindow.Window, longWindow.Remaining));
+    }
+
+    [Fact]
+    public async Task RefundAsync_Twice_TheSecondTakesNothingBack()
+    {
+        var partition = NewPartition();
+        var refunded = await DecideAsync(partition, Tiered, cost: 2);
+        await DecideAsync(partition, Tiered, cost: 1);
+
+        await RefundAsync(partition, Tiered, 2, refunded);
+        await RefundAsync(partition, Tiered, 2, refunded);
+        var fillsShort = await DecideAsync(partition, Tiered, cost: 2);
+        var shortRejects = await DecideAsync(partition, Tiered);
+        Clock.Advance(Duration.FromSeconds(10));
+        var fillsLong = await DecideAsync(partition, Tiered, cost: 2);
+        var longRejects = await DecideAsync(partition, Tiered);
+
+        Assert.True(fillsShort.IsAllowed);
+        Assert.Equal((TimeSpan.FromSeconds(10), 0), (shortRejects.RetryAfter, shortRejects.Window));
+        Assert.True(fillsLong.IsAllowed);
+        Assert.Equal((TimeSpan.FromSeconds(50), 1), (longRejects.RetryAfter, longRejects.Window));
+    }
+
+    [Fact]
+    public async Task RefundAsync_UnknownAdmission_ChangesNothing()
+    {
+        var partition = NewPartition();
+        var admitted = await DecideAsync(partition, Tiered, cost: 2);
+
+        await Store.RefundAsync(new RateLimitRequest("conformance", partition, Tiered, 2), admitted.Admission + 1000, CancellationToken.None);
+        await Store.RefundAsync(new RateLimitRequest("conformance", NewPartition(), Tiered, 2), admitted.Admission, CancellationToken.None);
+        var peek = await DecideAsync(partition, Tiered, cost: 0);
+
+        Assert.Equal(1, peek.Remaining);
+    }
+
+    [Fact]
+    public async Task DecideAsync_WindowsReloadedTwoToOneToTwo_CountsStayExact()
+    {
+        var partition = NewPartition();
+        await DecideAsync(partition, Tiered, cost: 2); // t = 0 s
+        Clock.Advance(Duration.FromSeconds(1));
+        var oneWindow = await DecideAsync(partition, LongOnly, cost: 2); // t = 1 s
+        Clock.Advance(Duration.FromSeconds(1));
+
+        var shortFull = await DecideAsync(partition, Tiered); // t = 2 s: 4 in 10 s, over its limit of 3
+        Clock.Advance(Duration.FromSeconds(9));
+        var lastOfLong = await DecideAsync(partition, Tiered); // t = 11 s: both earlier entries left the short window
+        var longFull = await DecideAsync(partition, Tiered);
+        var longFullInOneWindow = await DecideAsync(partition, LongOnly);
+
+        Assert.Equal((0, 5, 1), (oneWindow.Window, oneWindow.Limit, oneWindow.Remaining));
+        Assert.Equal(RateLimitRejectReason.QuotaExceeded, shortFull.Reason);
+        Assert.Equal(TimeSpan.FromSeconds(8), shortFull.RetryAfter);
+        Assert.Equal((0, 0), (shortFull.Window, shortFull.Remaining));
+        Assert.True(lastOfLong.IsAllowed);
+        Assert.Equal((1, 0, TimeSpan.FromSeconds(49)), (lastOfLong.Window, lastOfLong.Remaining, lastOfLong.ResetAfter));
+        Assert.Equal(TimeSpan.FromSeconds(49), longFull.RetryAfter);
+        Assert.Equal(TimeSpan.FromSeconds(49), longFullInOneWindow.RetryAfter);
+    }
+
+    [Fact]
+    public async Task DecideAsync_ShortWindowLengthenedThenShortenedBack_RecountsFromTheEntries()
+    {
+        var partition = NewPartition();
+        RateLimitWindow[] lengthened = [new(3, TimeSpan.FromSeconds(20)), Tiered[1]];
+        await DecideAsync(partition, Tiered, cost: 2); // t = 0 s
+        Clock.Advance(Duration.FromSeconds(12));
+        await DecideAsync(partition, Tiered); // t = 12 s: the first entry left the 10 s window
+        Clock.Advance(Duration.FromSeconds(1));
+
+        var rejected = await DecideAsync(partition, lengthened, cost: 2); // t = 13 s: both entries are in the 20 s window
+        Clock.Advance(Duration.FromSeconds(1));
+        var admitted = await DecideAsync(partition, Tiered, cost: 2); // t = 14 s: one entry is in the 10 s window
+        var bothFull = await DecideAsync(partition, Tiered, cost: 0);
+
+        Assert.Equal(RateLimitRejectReason.QuotaExceeded, rejected.Reason);
+        Assert.Equal(TimeSpan.FromSeconds(7), rejected.RetryAfter);
+        Assert.Equal((0, 0), (rejected.Window, rejected.Remaining));
+        Assert.True(admitted.IsAllowed);
+        Assert.Equal((1, 0), (bothFull.Window, bothFull.Remaining));
     }
 }
