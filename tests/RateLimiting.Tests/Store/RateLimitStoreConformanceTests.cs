@@ -584,4 +584,29 @@ public abstract class RateLimitStoreConformanceTests
         Assert.True(admitted.IsAllowed);
         Assert.Equal((1, 0), (bothFull.Window, bothFull.Remaining));
     }
+
+    [Theory]
+    [InlineData(0)]
+    [InlineData(10)]
+    public async Task RefundAsync_WindowsChangedSinceTheDecision_CountsStayExact(int shortSeconds)
+    {
+        // What a chain's refund meets when a reload fell between its decisions: the request as it was decided.
+        var partition = NewPartition();
+        RateLimitWindow[] decidedWith = shortSeconds == 0 ? LongOnly : [new(3, TimeSpan.FromSeconds(shortSeconds)), Tiered[1]];
+        RateLimitWindow[] reloaded = [new(3, TimeSpan.FromSeconds(20)), Tiered[1]];
+        var refunded = await DecideAsync(partition, decidedWith, cost: 2); // t = 0 s
+        Clock.Advance(Duration.FromSeconds(1));
+        var full = await DecideAsync(partition, reloaded); // t = 1 s: 3 of 3 in 20 s
+        Clock.Advance(Duration.FromSeconds(1));
+
+        await RefundAsync(partition, decidedWith, 2, refunded); // t = 2 s
+        var admitted = await DecideAsync(partition, reloaded, cost: 2);
+        var rejected = await DecideAsync(partition, reloaded);
+
+        Assert.True(full.IsAllowed);
+        Assert.Equal(0, full.Remaining);
+        Assert.True(admitted.IsAllowed);
+        Assert.Equal((0, 0), (admitted.Window, admitted.Remaining));
+        Assert.Equal(TimeSpan.FromSeconds(19), rejected.RetryAfter);
+    }
 }
