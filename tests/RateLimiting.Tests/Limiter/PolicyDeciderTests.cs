@@ -153,4 +153,27 @@ public sealed class PolicyDeciderTests : IDisposable
         Assert.False(lease.TryGetMetadata(MetadataName.RetryAfter, out _));
         Assert.Equal(2, _store.Calls);
     }
+
+    [Fact]
+    public async Task RefundAsync_PartitionInTheOverLimitCache_NextDecisionAsksTheStore()
+    {
+        // A chain's later policy rejected a request this one admitted: taking it back makes room
+        // before the Retry-After of a rejection cached meanwhile for the same partition.
+        var calls = 0;
+        _store.Answer = request => ++calls == 1
+            ? new RateLimitDecision(RateLimitRejectReason.None, 3, 0, TimeSpan.Zero, TimeSpan.FromMinutes(1), window: 0, admission: 5)
+            : ScriptedStore.Rejected(request, TimeSpan.FromMinutes(1));
+        var decider = NewDecider(new OverLimitCache());
+        var admitted = await decider.DecideAsync(Policy, "a", 1, CancellationToken.None);
+        await decider.DecideAsync(Policy, "a", 1, CancellationToken.None);
+        await decider.DecideAsync(Policy, "a", 1, CancellationToken.None);
+        var callsWhileCached = _store.Calls;
+
+        await decider.RefundAsync(admitted);
+        await decider.DecideAsync(Policy, "a", 1, CancellationToken.None);
+
+        Assert.Equal(2, callsWhileCached);
+        Assert.Equal(3, _store.Calls);
+        Assert.Equal(5, Assert.Single(_store.Refunds).Admission);
+    }
 }
