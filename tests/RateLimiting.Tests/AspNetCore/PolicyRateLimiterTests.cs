@@ -376,6 +376,28 @@ public sealed class PolicyRateLimiterTests : IDisposable
     /// <summary>The header's values, one per policy that wrote it.</summary>
     private string[] Values(string header) => [.. _context.Response.Headers[header].Select(value => value ?? string.Empty)];
 
+    [Fact]
+    public async Task Request_ChainReloadBetweenLinks_EveryLinkDecidedAndAnsweredWithOneSnapshot()
+    {
+        _options = WithChain();
+        var decidedLimits = new List<int>();
+        _store.Answer = request =>
+        {
+            decidedLimits.Add(request.Limits[0].PermitLimit);
+            var reloaded = WithChain();
+            reloaded.Policies["per-client"].PermitLimit = 20;
+            reloaded.Policies["global"].PermitLimit = 2000;
+            Reload(reloaded);
+            return request.Policy == "per-client" ? Admitted(request, remaining: 5, admission: 42) : ScriptedStore.Rejected(request, TimeSpan.FromSeconds(4));
+        };
+
+        using var lease = await RequestAsync(NewPolicy("both"));
+
+        Assert.Equal([10, 1000], decidedLimits);
+        Assert.Equal(10, Assert.Single(_store.Refunds).Request.Limits[0].PermitLimit);
+        Assert.Equal(["\"per-client\";q=10;w=1", "\"global\";q=1000;w=1"], Values(RateLimitResponse.PolicyHeader));
+    }
+
     private static RateLimitDecision Admitted(RateLimitRequest request, int remaining, long admission)
         => new(RateLimitRejectReason.None, request.Limits[0].PermitLimit, remaining, TimeSpan.Zero, TimeSpan.FromSeconds(1), window: 0, admission);
 
