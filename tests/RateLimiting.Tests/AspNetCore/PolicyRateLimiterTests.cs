@@ -281,7 +281,7 @@ public sealed class PolicyRateLimiterTests : IDisposable
     public async Task AcquireAsync_ChainRefundFails_CountedAsLostAndTheRejectionStillAnswered()
     {
         _options = WithChain();
-        _store.Answer = request => request.Policy == "per-client" ? Admitted(request, remaining: 5, admission: 42) : ScriptedStore.Rejected(request, TimeSpan.FromSeconds(4));
+        AnswerLinks(Admits(remaining: 5, admission: 42), Rejects(retryAfterSeconds: 4));
         _store.RefundFailure = new TimeoutException("store too slow");
         using var refunds = new MetricCollector<long>(MeterFactory, RateLimitingTelemetry.MeterName, "ratelimiting.refunds");
         var policy = NewPolicy("both");
@@ -303,7 +303,7 @@ public sealed class PolicyRateLimiterTests : IDisposable
     public async Task AcquireAsync_ChainFailOpenLinkAdmitted_NoRefundCall()
     {
         _options = WithChain();
-        _store.Answer = request => request.Policy == "per-client" ? throw new TimeoutException("store too slow") : ScriptedStore.Rejected(request, TimeSpan.FromSeconds(4));
+        AnswerLinks(_ => throw new TimeoutException("store too slow"), Rejects(retryAfterSeconds: 4));
         using var refunds = new MetricCollector<long>(MeterFactory, RateLimitingTelemetry.MeterName, "ratelimiting.refunds");
 
         using var lease = await Limiter(NewPolicy("both")).AcquireAsync();
@@ -320,7 +320,7 @@ public sealed class PolicyRateLimiterTests : IDisposable
     {
         _options = WithChain();
         _options.Policies["per-client"].FailureMode = FailureMode.LocalFallback;
-        _store.Answer = request => request.Policy == "per-client" ? throw new TimeoutException("store too slow") : ScriptedStore.Rejected(request, TimeSpan.FromSeconds(4));
+        AnswerLinks(_ => throw new TimeoutException("store too slow"), Rejects(retryAfterSeconds: 4));
 
         using var lease = await Limiter(NewPolicy("both")).AcquireAsync();
         var peek = await _fallback.DecideAsync(new RateLimitRequest("per-client", PolicyRateLimiter.NoPartition, 10, TimeSpan.FromSeconds(1), cost: 0), CancellationToken.None);
@@ -335,7 +335,7 @@ public sealed class PolicyRateLimiterTests : IDisposable
     {
         _options = WithChain();
         _options.Policies["per-client"].Shadow = true;
-        _store.Answer = request => request.Policy == "per-client" ? ScriptedStore.Rejected(request, TimeSpan.FromSeconds(4)) : Admitted(request, remaining: 900, admission: 7);
+        AnswerLinks(Rejects(retryAfterSeconds: 4), Admits(remaining: 900, admission: 7));
 
         using var lease = await Limiter(NewPolicy("both")).AcquireAsync();
 
@@ -350,7 +350,7 @@ public sealed class PolicyRateLimiterTests : IDisposable
         // A shadow policy counts what it would count if it enforced: the request was rejected.
         _options = WithChain();
         _options.Policies["per-client"].Shadow = true;
-        _store.Answer = request => request.Policy == "per-client" ? Admitted(request, remaining: 5, admission: 42) : ScriptedStore.Rejected(request, TimeSpan.FromSeconds(4));
+        AnswerLinks(Admits(remaining: 5, admission: 42), Rejects(retryAfterSeconds: 4));
 
         using var lease = await Limiter(NewPolicy("both")).AcquireAsync();
 
@@ -364,7 +364,7 @@ public sealed class PolicyRateLimiterTests : IDisposable
     {
         _options = WithChain();
         _options.Policies["global"].Shadow = true;
-        _store.Answer = request => request.Policy == "per-client" ? Admitted(request, remaining: 5, admission: 42) : ScriptedStore.Rejected(request, TimeSpan.FromSeconds(4));
+        AnswerLinks(Admits(remaining: 5, admission: 42), Rejects(retryAfterSeconds: 4));
 
         using var lease = await Limiter(NewPolicy("both")).AcquireAsync();
 
@@ -372,9 +372,6 @@ public sealed class PolicyRateLimiterTests : IDisposable
         Assert.Empty(_store.Refunds);
         Assert.Equal(["\"per-client\";r=5;t=1"], Values(RateLimitResponse.StateHeader));
     }
-
-    /// <summary>The header's values, one per policy that wrote it.</summary>
-    private string[] Values(string header) => [.. _context.Response.Headers[header].Select(value => value ?? string.Empty)];
 
     [Fact]
     public async Task Request_ChainReloadBetweenLinks_EveryLinkDecidedAndAnsweredWithOneSnapshot()
@@ -397,6 +394,19 @@ public sealed class PolicyRateLimiterTests : IDisposable
         Assert.Equal(10, Assert.Single(_store.Refunds).Request.Limits[0].PermitLimit);
         Assert.Equal(["\"per-client\";q=10;w=1", "\"global\";q=1000;w=1"], Values(RateLimitResponse.PolicyHeader));
     }
+
+    /// <summary>The header's values, one per policy that wrote it.</summary>
+    private string[] Values(string header) => [.. _context.Response.Headers[header].Select(value => value ?? string.Empty)];
+
+    /// <summary>Answers <c>per-client</c>'s requests with <paramref name="perClient"/> and <c>global</c>'s with <paramref name="global"/>.</summary>
+    private void AnswerLinks(Func<RateLimitRequest, RateLimitDecision> perClient, Func<RateLimitRequest, RateLimitDecision> global)
+        => _store.Answer = request => request.Policy == "per-client" ? perClient(request) : global(request);
+
+    private static Func<RateLimitRequest, RateLimitDecision> Admits(int remaining, long admission)
+        => request => Admitted(request, remaining, admission);
+
+    private static Func<RateLimitRequest, RateLimitDecision> Rejects(int retryAfterSeconds)
+        => request => ScriptedStore.Rejected(request, TimeSpan.FromSeconds(retryAfterSeconds));
 
     private static RateLimitDecision Admitted(RateLimitRequest request, int remaining, long admission)
         => new(RateLimitRejectReason.None, request.Limits[0].PermitLimit, remaining, TimeSpan.Zero, TimeSpan.FromSeconds(1), window: 0, admission);
