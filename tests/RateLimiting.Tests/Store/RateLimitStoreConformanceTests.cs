@@ -609,4 +609,50 @@ public abstract class RateLimitStoreConformanceTests
         Assert.Equal((0, 0), (admitted.Window, admitted.Remaining));
         Assert.Equal(TimeSpan.FromSeconds(19), rejected.RetryAfter);
     }
+
+    [Fact]
+    public async Task DecideAsync_ConcurrentCallersOnSeveralWindows_AdmitExactlyWhatEveryWindowAllows()
+    {
+        var partition = NewPartition();
+        RateLimitWindow[] limits = [new(30, TimeSpan.FromSeconds(10)), new(50, Window)];
+
+        var shortWindow = await AdmitConcurrentlyAsync(partition, limits, callers: 100); // t = 0 s
+        Clock.Advance(Duration.FromSeconds(10));
+        var longWindow = await AdmitConcurrentlyAsync(partition, limits, callers: 100); // t = 10 s
+        var peek = await DecideAsync(partition, limits, cost: 0);
+
+        Assert.Equal(30, shortWindow);
+        Assert.Equal(20, longWindow);
+        Assert.Equal((1, 0, TimeSpan.FromSeconds(50)), (peek.Window, peek.Remaining, peek.ResetAfter));
+    }
+
+    [Fact]
+    public async Task DecideAsync_ConcurrentDecisionsAndRefunds_CountsStayExact()
+    {
+        var partition = NewPartition();
+        RateLimitWindow[] limits = [new(50, TimeSpan.FromSeconds(10)), new(200, Window)];
+
+        // 400 callers at once; the even ones take their admission back, which makes room for others.
+        var outcomes = await Task.WhenAll(Enumerable.Range(0, 400).Select(i => Task.Run(async () =>
+        {
+            var decision = await DecideAsync(partition, limits);
+            if (decision.IsAllowed && i % 2 == 0)
+            {
+                await RefundAsync(partition, limits, 1, decision);
+                return 0;
+            }
+
+            return decision.IsAllowed ? 1 : 0;
+        })));
+        var peek = await DecideAsync(partition, limits, cost: 0);
+
+        Assert.InRange(outcomes.Sum(), 1, 50);
+        Assert.Equal(50 - outcomes.Sum(), peek.Remaining);
+    }
+
+    private async Task<int> AdmitConcurrentlyAsync(string partition, RateLimitWindow[] limits, int callers)
+    {
+        var admitted = await Task.WhenAll(Enumerable.Range(0, callers).Select(_ => Task.Run(async () => await DecideAsync(partition, limits))));
+        return admitted.Count(decision => decision.IsAllowed);
+    }
 }
