@@ -611,6 +611,36 @@ public abstract class RateLimitStoreConformanceTests
     }
 
     [Fact]
+    public async Task DecideAsync_ThreeWindows_EachCountedAndRefundedExactly()
+    {
+        var partition = NewPartition();
+        RateLimitWindow[] limits = [new(2, TimeSpan.FromSeconds(1)), new(4, TimeSpan.FromSeconds(10)), new(6, Window)];
+        await DecideAsync(partition, limits, cost: 2); // t = 0 s
+        Clock.Advance(Duration.FromSeconds(1));
+        var refunded = await DecideAsync(partition, limits, cost: 2); // t = 1 s: 4 of 4 in 10 s
+        Clock.Advance(Duration.FromSeconds(1));
+
+        var middleFull = await DecideAsync(partition, limits); // t = 2 s
+        Clock.Advance(Duration.FromSeconds(8));
+        var allFull = await DecideAsync(partition, limits, cost: 2); // t = 10 s: 2 of 2, 4 of 4, 6 of 6
+        await RefundAsync(partition, limits, 2, refunded);
+        var afterRefund = await DecideAsync(partition, limits, cost: 0);
+        Clock.Advance(Duration.FromSeconds(1));
+        var tied = await DecideAsync(partition, limits, cost: 0); // t = 11 s: 2 remaining in each
+        var last = await DecideAsync(partition, limits, cost: 2);
+        var rejected = await DecideAsync(partition, limits);
+
+        Assert.Equal(TimeSpan.FromSeconds(8), middleFull.RetryAfter);
+        Assert.Equal((1, 4, 0, TimeSpan.FromSeconds(8)), (middleFull.Window, middleFull.Limit, middleFull.Remaining, middleFull.ResetAfter));
+        Assert.True(allFull.IsAllowed);
+        Assert.Equal((2, 6, 0, TimeSpan.FromSeconds(50)), (allFull.Window, allFull.Limit, allFull.Remaining, allFull.ResetAfter));
+        Assert.Equal((0, 0, TimeSpan.FromSeconds(1)), (afterRefund.Window, afterRefund.Remaining, afterRefund.ResetAfter));
+        Assert.Equal((2, 2, TimeSpan.FromSeconds(49)), (tied.Window, tied.Remaining, tied.ResetAfter));
+        Assert.True(last.IsAllowed);
+        Assert.Equal(TimeSpan.FromSeconds(49), rejected.RetryAfter);
+    }
+
+    [Fact]
     public async Task DecideAsync_ConcurrentCallersOnSeveralWindows_AdmitExactlyWhatEveryWindowAllows()
     {
         var partition = NewPartition();
