@@ -323,7 +323,13 @@ local function refund(entries, totals, argv, at, count)
     return 1
   end
   local values = { 'u', tonumber(state[1]) - cost, 'o', first[2] }
-  if count > 1 and score_or_nil(state[4]) == signature_of(argv, at, count) then
+  local known = score_or_nil(state[4])
+  if known and known ~= signature_of(argv, at, count) then
+    -- The shorter windows' fields describe other windows than this request's (a reload came
+    -- between the decision and its refund), and they may count this entry: the next decision
+    -- with several windows counts them afresh from the entries.
+    redis.call('HDEL', totals, 'w')
+  elseif count > 1 and known then
     for i = 1, count - 1 do
       local window_oldest = score_or_nil(state[5 + 2 * i])
       if window_oldest and removed >= tonumber(window_oldest) then

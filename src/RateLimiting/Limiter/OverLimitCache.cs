@@ -10,7 +10,9 @@ namespace RateLimiting.Limiter;
 /// construction: entries only leave a window by expiring, oldest first, so no request costing at
 /// least as much can fit before that time (the store's Retry-After is when every rejecting window
 /// has room); and it never rejects beyond it, because the time is counted from before the store
-/// was asked. Changed limits or windows drop the entry.
+/// was asked. Changed limits or windows drop the entry, and so does a refund in this instance, the
+/// one way an entry leaves early (a refund by another instance's chain can free room sooner, which
+/// this instance then sees at the Retry-After at the latest).
 /// </summary>
 internal sealed class OverLimitCache
 {
@@ -60,6 +62,9 @@ internal sealed class OverLimitCache
         var until = askedAt + (long)(decision.RetryAfter.TotalSeconds * Stopwatch.Frequency);
         _entries[partition] = new Entry(cost, until, limits, decision);
     }
+
+    /// <summary>Drops the partition's entry: a refund took an admission back, so a request may fit before its Retry-After.</summary>
+    public void Forget(string partition) => _entries.TryRemove(partition, out _);
 
     private void Sweep()
     {

@@ -146,6 +146,7 @@ internal sealed partial class PolicyDecider
         {
             // Not the request's token: a client that gave up must not keep its admission.
             await store.RefundAsync(lease.Request, lease.Decision.Admission, CancellationToken.None).ConfigureAwait(false);
+            _overLimitCache?.Forget(lease.Request.Partition);
             _metrics?.Refunded(Name, RateLimitingMetrics.Refunds.Refunded);
         }
         catch (Exception ex)

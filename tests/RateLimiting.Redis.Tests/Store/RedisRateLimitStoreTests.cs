@@ -408,4 +408,29 @@ public sealed class RedisRateLimitStoreTests : IAsyncLifetime
         Assert.False(backToTwo);
         Assert.Equal([true, true, false], afterTenSeconds);
     }
+
+    [Fact]
+    public async Task RefundAsync_TotalsLost_TheNextDecisionRebuildsWithoutTheRefundedEntry()
+    {
+        var clock = FixedClock();
+        var store = NewInstance(clock);
+        var partition = "tiered-refund-rebuild-" + Guid.NewGuid().ToString("N");
+        var refunded = await store.DecideAsync(Tiered(partition, cost: 2), CancellationToken.None); // t = 0 s
+        clock.Advance(Duration.FromSeconds(1));
+        await store.DecideAsync(Tiered(partition, cost: 1), CancellationToken.None); // t = 1 s
+        var (entries, totals) = Keys.For(Policy, partition);
+        await Database.KeyDeleteAsync(totals).WaitAsync(Generous);
+
+        await store.RefundAsync(Tiered(partition, cost: 2), refunded.Admission, CancellationToken.None);
+        var admitted = await store.DecideAsync(Tiered(partition, cost: 2), CancellationToken.None);
+        var rejected = await store.DecideAsync(Tiered(partition, cost: 1), CancellationToken.None);
+
+        Assert.True(admitted.IsAllowed);
+        Assert.Equal((0, TimeSpan.FromSeconds(10)), (rejected.Window, rejected.RetryAfter));
+        Assert.Equal(2, await Database.SortedSetLengthAsync(entries).WaitAsync(Generous));
+    }
+
+    /// <summary>3 per 10 seconds and 5 per minute.</summary>
+    private static RateLimitRequest Tiered(string partition, int cost)
+        => new(Policy, partition, [new RateLimitWindow(3, TimeSpan.FromSeconds(10)), new RateLimitWindow(5, TimeSpan.FromMinutes(1))], cost);
 }

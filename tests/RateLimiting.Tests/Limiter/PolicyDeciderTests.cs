@@ -153,4 +153,139 @@ public sealed class PolicyDeciderTests : IDisposable
         Assert.False(lease.TryGetMetadata(MetadataName.RetryAfter, out _));
         Assert.Equal(2, _store.Calls);
     }
+
+    [Fact]
+    public async Task RefundAsync_PartitionInTheOverLimitCache_NextDecisionAsksTheStore()
+    {
+        // A chain's later policy rejected a request this one admitted: taking it back makes room
+        // before the Retry-After of a rejection cached meanwhile for the same partition.
+        var calls = 0;
+        _store.Answer = request => ++calls == 1
+            ? new RateLimitDecision(RateLimitRejectReason.None, 3, 0, TimeSpan.Zero, TimeSpan.FromMinutes(1), window: 0, admission: 5)
+            : ScriptedStore.Rejected(request, TimeSpan.FromMinutes(1));
+        var decider = NewDecider(new OverLimitCache());
+        var admitted = await decider.DecideAsync(Policy, "a", 1, CancellationToken.None);
+        await decider.DecideAsync(Policy, "a", 1, CancellationToken.None);
+        await decider.DecideAsync(Policy, "a", 1, CancellationToken.None);
+        var callsWhileCached = _store.Calls;
+
+        await decider.RefundAsync(admitted);
+        await decider.DecideAsync(Policy, "a", 1, CancellationToken.None);
+
+        Assert.Equal(2, callsWhileCached);
+        Assert.Equal(3, _store.Calls);
+        Assert.Equal(5, Assert.Single(_store.Refunds).Admission);
+    }
+
+    [Theory]
+    [InlineData(FailureMode.FailOpen)]
+    [InlineData(FailureMode.FailClosed)]
+    public async Task RefundAsync_FailureModeAnswered_NoStoreCall(FailureMode mode)
+    {
+        _options.FailureMode = mode;
+        _store.Answer = _ => throw new TimeoutException("store too slow");
+        var decider = NewDecider();
+        var lease = await decider.DecideAsync(Policy, "a", 1, CancellationToken.None);
+
+        await decider.RefundAsync(lease);
+
+        Assert.Empty(_store.Refunds);
+    }
+
+    [Fact]
+    public async Task RefundAsync_StoreRecordedNothing_NoStoreCall()
+    {
+        // A shadow policy's rejection is acquired, but the store recorded nothing (admission 0).
+        _options.Shadow = true;
+        _store.Answer = request => ScriptedStore.Rejected(request, TimeSpan.FromSeconds(30));
+        var decider = NewDecider();
+        var lease = await decider.DecideAsync(Policy, "a", 1, CancellationToken.None);
+
+        await decider.RefundAsync(lease);
+
+        Assert.True(lease.IsAcquired);
+        Assert.Empty(_store.Refunds);
+    }
+
+    [Fact]
+    public async Task DecideAsync_OverLimitCacheSeveralWindows_CachedRejectionNeverRetriesLaterThanTheStoresAndReportsItsWindow()
+    {
+        UseTiered();
+        var stored = new RateLimitDecision(RateLimitRejectReason.QuotaExceeded, 1000, 0, TimeSpan.FromSeconds(30), TimeSpan.FromSeconds(20), window: 1);
+        _store.Answer = _ => stored;
+        var decider = NewDecider(new OverLimitCache());
+
+        var first = await decider.DecideAsync(Policy, "a", 1, CancellationToken.None);
+        var cached = await decider.DecideAsync(Policy, "a", 1, CancellationToken.None);
+
+        Assert.Equal(1, _store.Calls);
+        Assert.Equal(stored, first.Decision);
+        Assert.False(cached.IsAcquired);
+        Assert.InRange(cached.Decision.RetryAfter, TimeSpan.FromTicks(1), stored.RetryAfter);
+        Assert.Equal((RateLimitRejectReason.QuotaExceeded, 1, 1000, 0), (cached.Decision.Reason, cached.Decision.Window, cached.Decision.Limit, cached.Decision.Remaining));
+        Assert.Equal(0, cached.Decision.Admission);
+    }
+
+    public static TheoryData<string> TieredChanges() => new(TieredChange.Keys);
+
+    [Theory]
+    [MemberData(nameof(TieredChanges))]
+    public async Task DecideAsync_OverLimitCacheSeveralWindowsChanged_AsksTheStore(string change)
+    {
+        UseTiered();
+        _store.Answer = request => new RateLimitDecision(RateLimitRejectReason.QuotaExceeded, request.Limits[^1].PermitLimit, 0, TimeSpan.FromMinutes(5), TimeSpan.FromMinutes(5), window: request.Limits.Count - 1);
+        var decider = NewDecider(new OverLimitCache());
+        await decider.DecideAsync(Policy, "a", 1, CancellationToken.None);
+        await decider.DecideAsync(Policy, "a", 1, CancellationToken.None);
+        var callsWhileCached = _store.Calls;
+
+        TieredChange[change](_options);
+        await decider.DecideAsync(Policy, "a", 1, CancellationToken.None);
+
+        Assert.Equal(1, callsWhileCached);
+        Assert.Equal(2, _store.Calls);
+    }
+
+    [Fact]
+    public async Task DecideAsync_OverLimitCacheSeveralWindowsRecompiledUnchanged_StillRejectsWithoutTheStore()
+    {
+        UseTiered();
+        _store.Answer = request => ScriptedStore.Rejected(request, TimeSpan.FromMinutes(5));
+        var decider = NewDecider(new OverLimitCache());
+        await decider.DecideAsync(Policy, "a", 1, CancellationToken.None);
+
+        // Policy compiles anew, as a reload that changed nothing else does: equal windows, other arrays.
+        var lease = await decider.DecideAsync(Policy, "a", 1, CancellationToken.None);
+
+        Assert.False(lease.IsAcquired);
+        Assert.Equal(1, _store.Calls);
+    }
+
+    /// <summary>Reloads of <see cref="UseTiered"/>'s windows, each of which must drop a cached rejection.</summary>
+    private static readonly Dictionary<string, Action<SlidingWindowPolicyOptions>> TieredChange = new()
+    {
+        ["short-limit"] = options => options.Limits![0].PermitLimit = 20,
+        ["long-limit"] = options => options.Limits![1].PermitLimit = 2000,
+        ["long-window"] = options => options.Limits![1].Window = TimeSpan.FromHours(2),
+        ["window-added"] = options => options.Limits!.Add(new SlidingWindowLimitOptions { PermitLimit = 10_000, Window = TimeSpan.FromDays(1) }),
+        ["short-window-removed"] = options => options.Limits!.RemoveAt(0),
+        ["one-window-form"] = options =>
+        {
+            options.Limits = null;
+            options.PermitLimit = 1000;
+            options.Window = TimeSpan.FromHours(1);
+        },
+    };
+
+    /// <summary>10 per second and 1,000 per hour instead of the one-window form.</summary>
+    private void UseTiered()
+    {
+        _options.PermitLimit = 0;
+        _options.Window = TimeSpan.Zero;
+        _options.Limits =
+        [
+            new SlidingWindowLimitOptions { PermitLimit = 10, Window = TimeSpan.FromSeconds(1) },
+            new SlidingWindowLimitOptions { PermitLimit = 1000, Window = TimeSpan.FromHours(1) },
+        ];
+    }
 }
