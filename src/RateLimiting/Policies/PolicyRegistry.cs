@@ -86,15 +86,22 @@ internal sealed partial class PolicyRegistry : IDisposable
         try
         {
             var options = _load();
-            if (Compile(options, out var errors) is { } snapshot)
-            {
-                _current = snapshot.WithoutLosing(_current);
-                Log.PoliciesReloaded(_logger, snapshot.Policies.Count + snapshot.Chains.Count);
-            }
-            else
+            if (Compile(options, out var errors) is not { } compiled)
             {
                 Log.ReloadRejected(_logger, string.Join(" ", errors));
+                return;
             }
+
+            var snapshot = compiled.WithoutLosing(_current);
+            var broken = snapshot.BrokenLinks().ToList();
+            if (broken.Count > 0)
+            {
+                Log.ReloadRejected(_logger, string.Join(" ", broken));
+                return;
+            }
+
+            _current = snapshot;
+            Log.PoliciesReloaded(_logger, compiled.Policies.Count + compiled.Chains.Count);
         }
         catch (Exception ex) when (ex is OptionsValidationException or InvalidOperationException or FormatException)
         {
@@ -127,6 +134,14 @@ internal sealed partial class PolicyRegistry : IDisposable
 
             return this with { Policies = policies, Chains = chains };
         }
+
+        /// <summary>
+        /// A chain kept from before a reload that links what the reload turned into a chain: its
+        /// endpoints could not be decided, so such a reload is refused.
+        /// </summary>
+        public IEnumerable<string> BrokenLinks()
+            => Chains.Values.SelectMany(chain => chain.Links.Where(link => !Policies.ContainsKey(link)).Select(link =>
+                $"{SectionName}:Policies:{chain.Name} (removed by this reload, still used by its endpoints) links '{link}', which is now a chain itself."));
     }
 
     private static partial class Log

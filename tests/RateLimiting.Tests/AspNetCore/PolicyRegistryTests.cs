@@ -108,6 +108,22 @@ public sealed class PolicyRegistryTests
         Assert.Equal(["p", "other"], registry.Current.Chains["both"].Links);
     }
 
+    [Fact]
+    public void Reload_RemovedChainsLinkTurnedIntoAChain_IsIgnored()
+    {
+        // "both" goes, but its endpoints keep it, and it links "other", which becomes a chain.
+        _options = WithChain();
+        using var registry = NewRegistry();
+        var reloaded = WithPolicy("p", permitLimit: 7);
+        reloaded.Policies["other"] = new SlidingWindowPolicyOptions { Chain = ["p"] };
+
+        Reload(reloaded);
+
+        Assert.Equal(5, registry.Get("p").Options.PermitLimit);
+        Assert.Equal(1, registry.Get("other").Options.PermitLimit);
+        Assert.Equal(["p", "other"], registry.Current.Chains["both"].Links);
+    }
+
     private static RateLimitingOptions WithChain()
     {
         var options = WithPolicy("p", permitLimit: 5);
