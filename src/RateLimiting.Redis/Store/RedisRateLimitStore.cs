@@ -75,7 +75,7 @@ public sealed class RedisRateLimitStore : IRateLimitStore, IAsyncDisposable
             remaining: (int)Math.Clamp(limit - reply[2], 0, limit),
             retryAfter: TimeSpan.FromMicroseconds(reply[3]),
             resetAfter: TimeSpan.FromMicroseconds(reply[4]),
-            window: window,
+            windowIndex: window,
             admission: reply[5]);
     }
 

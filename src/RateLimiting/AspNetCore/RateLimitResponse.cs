@@ -38,7 +38,7 @@ internal static class RateLimitResponse
         var remaining = refunded ? Math.Min(decision.Limit, decision.Remaining + lease.Request.Cost) : decision.Remaining;
         var headers = response.Headers;
         headers.Append(PolicyHeader, policy.PolicyHeaderValue);
-        headers.Append(StateHeader, RateLimitHeaderValues.State(policy.ItemNames[decision.Window], remaining, decision.ResetAfter));
+        headers.Append(StateHeader, RateLimitHeaderValues.State(policy.ItemNames[decision.WindowIndex], remaining, decision.ResetAfter));
     }
 
     /// <summary>

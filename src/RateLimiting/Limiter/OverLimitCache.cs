@@ -43,7 +43,7 @@ internal sealed class OverLimitCache
 
         var retryAfter = Stopwatch.GetElapsedTime(now, entry.Until);
         var reported = entry.Decision;
-        decision = new RateLimitDecision(RateLimitRejectReason.QuotaExceeded, reported.Limit, reported.Remaining, retryAfter, retryAfter, reported.Window);
+        decision = new RateLimitDecision(RateLimitRejectReason.QuotaExceeded, reported.Limit, reported.Remaining, retryAfter, retryAfter, reported.WindowIndex);
         return true;
     }
 

@@ -9,16 +9,16 @@ public readonly record struct RateLimitDecision
     /// <param name="remaining">The cost still available in that window after this decision.</param>
     /// <param name="retryAfter">When rejected for <see cref="RateLimitRejectReason.QuotaExceeded"/>: the time until this request's cost fits in every window.</param>
     /// <param name="resetAfter">The time until the oldest request counted in that window leaves it, that is until <paramref name="remaining"/> next grows; zero when the window is empty.</param>
-    /// <param name="window">The index, in the request's <see cref="RateLimitRequest.Limits"/>, of the window this decision reports: the one with the least remaining, the longer on a tie.</param>
+    /// <param name="windowIndex">The index, in the request's <see cref="RateLimitRequest.Limits"/>, of the window this decision reports: the one with the least remaining, the longer on a tie.</param>
     /// <param name="admission">Identifies the recorded request within its partition, for <see cref="IRateLimitStore.RefundAsync"/>; 0 when nothing was recorded.</param>
-    public RateLimitDecision(RateLimitRejectReason reason, int limit, int remaining, TimeSpan retryAfter, TimeSpan resetAfter, int window = 0, long admission = 0)
+    public RateLimitDecision(RateLimitRejectReason reason, int limit, int remaining, TimeSpan retryAfter, TimeSpan resetAfter, int windowIndex = 0, long admission = 0)
     {
         Reason = reason;
         Limit = limit;
         Remaining = remaining;
         RetryAfter = retryAfter;
         ResetAfter = resetAfter;
-        Window = window;
+        WindowIndex = windowIndex;
         Admission = admission;
     }
 
@@ -41,7 +41,7 @@ public readonly record struct RateLimitDecision
     public TimeSpan ResetAfter { get; }
 
     /// <summary>Gets the index, in the request's windows, of the window that <see cref="Limit"/>, <see cref="Remaining"/> and <see cref="ResetAfter"/> describe: the one with the least remaining.</summary>
-    public int Window { get; }
+    public int WindowIndex { get; }
 
     /// <summary>Gets what identifies the recorded request within its partition, for <see cref="IRateLimitStore.RefundAsync"/>; 0 when nothing was recorded.</summary>
     public long Admission { get; }

@@ -382,8 +382,8 @@ public sealed class RedisRateLimitStoreTests : IAsyncLifetime
 
         // The short window holds the last three, the minute all five: each has 1 left, then 0, and
         // the longer one is reported on a tie.
-        Assert.Equal((true, 1, 1), (fourth.IsAllowed, fourth.Window, fourth.Remaining));
-        Assert.Equal((true, 1, 0), (fifth.IsAllowed, fifth.Window, fifth.Remaining));
+        Assert.Equal((true, 1, 1), (fourth.IsAllowed, fourth.WindowIndex, fourth.Remaining));
+        Assert.Equal((true, 1, 0), (fifth.IsAllowed, fifth.WindowIndex, fifth.Remaining));
         Assert.Equal((RateLimitRejectReason.QuotaExceeded, TimeSpan.FromSeconds(40)), (sixth.Reason, sixth.RetryAfter));
     }
 
@@ -426,7 +426,7 @@ public sealed class RedisRateLimitStoreTests : IAsyncLifetime
         var rejected = await store.DecideAsync(Tiered(partition, cost: 1), CancellationToken.None);
 
         Assert.True(admitted.IsAllowed);
-        Assert.Equal((0, TimeSpan.FromSeconds(10)), (rejected.Window, rejected.RetryAfter));
+        Assert.Equal((0, TimeSpan.FromSeconds(10)), (rejected.WindowIndex, rejected.RetryAfter));
         Assert.Equal(2, await Database.SortedSetLengthAsync(entries).WaitAsync(Generous));
     }
 

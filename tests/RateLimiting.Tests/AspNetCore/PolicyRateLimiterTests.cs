@@ -176,8 +176,8 @@ public sealed class PolicyRateLimiterTests : IDisposable
     {
         _options = WithTiered();
         _store.Answer = request => window == 0
-            ? new RateLimitDecision(RateLimitRejectReason.None, 10, 4, TimeSpan.Zero, TimeSpan.FromMilliseconds(200), window: 0, admission: 1)
-            : new RateLimitDecision(RateLimitRejectReason.None, 1000, 900, TimeSpan.Zero, TimeSpan.FromSeconds(100), window: 1, admission: 1);
+            ? new RateLimitDecision(RateLimitRejectReason.None, 10, 4, TimeSpan.Zero, TimeSpan.FromMilliseconds(200), windowIndex: 0, admission: 1)
+            : new RateLimitDecision(RateLimitRejectReason.None, 1000, 900, TimeSpan.Zero, TimeSpan.FromSeconds(100), windowIndex: 1, admission: 1);
 
         using var lease = await Limiter(NewPolicy("tiered")).AcquireAsync();
 
@@ -409,7 +409,7 @@ public sealed class PolicyRateLimiterTests : IDisposable
         => request => ScriptedStore.Rejected(request, TimeSpan.FromSeconds(retryAfterSeconds));
 
     private static RateLimitDecision Admitted(RateLimitRequest request, int remaining, long admission)
-        => new(RateLimitRejectReason.None, request.Limits[0].PermitLimit, remaining, TimeSpan.Zero, TimeSpan.FromSeconds(1), window: 0, admission);
+        => new(RateLimitRejectReason.None, request.Limits[0].PermitLimit, remaining, TimeSpan.Zero, TimeSpan.FromSeconds(1), windowIndex: 0, admission);
 
     /// <summary>Policy <c>tiered</c>: 10 per second and 1,000 per hour, given longest first.</summary>
     private static RateLimitingOptions WithTiered()

@@ -161,7 +161,7 @@ public sealed class PolicyDeciderTests : IDisposable
         // before the Retry-After of a rejection cached meanwhile for the same partition.
         var calls = 0;
         _store.Answer = request => ++calls == 1
-            ? new RateLimitDecision(RateLimitRejectReason.None, 3, 0, TimeSpan.Zero, TimeSpan.FromMinutes(1), window: 0, admission: 5)
+            ? new RateLimitDecision(RateLimitRejectReason.None, 3, 0, TimeSpan.Zero, TimeSpan.FromMinutes(1), windowIndex: 0, admission: 5)
             : ScriptedStore.Rejected(request, TimeSpan.FromMinutes(1));
         var decider = NewDecider(new OverLimitCache());
         var admitted = await decider.DecideAsync(Policy, "a", 1, CancellationToken.None);
@@ -211,7 +211,7 @@ public sealed class PolicyDeciderTests : IDisposable
     public async Task DecideAsync_OverLimitCacheSeveralWindows_CachedRejectionNeverRetriesLaterThanTheStoresAndReportsItsWindow()
     {
         UseTiered();
-        var stored = new RateLimitDecision(RateLimitRejectReason.QuotaExceeded, 1000, 0, TimeSpan.FromSeconds(30), TimeSpan.FromSeconds(20), window: 1);
+        var stored = new RateLimitDecision(RateLimitRejectReason.QuotaExceeded, 1000, 0, TimeSpan.FromSeconds(30), TimeSpan.FromSeconds(20), windowIndex: 1);
         _store.Answer = _ => stored;
         var decider = NewDecider(new OverLimitCache());
 
@@ -222,7 +222,7 @@ public sealed class PolicyDeciderTests : IDisposable
         Assert.Equal(stored, first.Decision);
         Assert.False(cached.IsAcquired);
         Assert.InRange(cached.Decision.RetryAfter, TimeSpan.FromTicks(1), stored.RetryAfter);
-        Assert.Equal((RateLimitRejectReason.QuotaExceeded, 1, 1000, 0), (cached.Decision.Reason, cached.Decision.Window, cached.Decision.Limit, cached.Decision.Remaining));
+        Assert.Equal((RateLimitRejectReason.QuotaExceeded, 1, 1000, 0), (cached.Decision.Reason, cached.Decision.WindowIndex, cached.Decision.Limit, cached.Decision.Remaining));
         Assert.Equal(0, cached.Decision.Admission);
     }
 
@@ -233,7 +233,7 @@ public sealed class PolicyDeciderTests : IDisposable
     public async Task DecideAsync_OverLimitCacheSeveralWindowsChanged_AsksTheStore(string change)
     {
         UseTiered();
-        _store.Answer = request => new RateLimitDecision(RateLimitRejectReason.QuotaExceeded, request.Limits[^1].PermitLimit, 0, TimeSpan.FromMinutes(5), TimeSpan.FromMinutes(5), window: request.Limits.Count - 1);
+        _store.Answer = request => new RateLimitDecision(RateLimitRejectReason.QuotaExceeded, request.Limits[^1].PermitLimit, 0, TimeSpan.FromMinutes(5), TimeSpan.FromMinutes(5), windowIndex: request.Limits.Count - 1);
         var decider = NewDecider(new OverLimitCache());
         await decider.DecideAsync(Policy, "a", 1, CancellationToken.None);
         await decider.DecideAsync(Policy, "a", 1, CancellationToken.None);

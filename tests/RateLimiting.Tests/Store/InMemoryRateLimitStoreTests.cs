@@ -82,9 +82,9 @@ public sealed class InMemoryRateLimitStoreTests : RateLimitStoreConformanceTests
         var recounted = await DecideAsync(partition, reloaded, cost: 0);
 
         Assert.Equal(10, shortFills);
-        Assert.Equal((0, 0, TimeSpan.FromSeconds(1)), (shortRejects.Window, shortRejects.Remaining, shortRejects.RetryAfter));
+        Assert.Equal((0, 0, TimeSpan.FromSeconds(1)), (shortRejects.WindowIndex, shortRejects.Remaining, shortRejects.RetryAfter));
         Assert.Equal((85, TimeSpan.FromSeconds(22)), (longOnly.Remaining, longOnly.ResetAfter));
-        Assert.Equal((0, 10, TimeSpan.FromSeconds(9)), (recounted.Window, recounted.Remaining, recounted.ResetAfter));
+        Assert.Equal((0, 10, TimeSpan.FromSeconds(9)), (recounted.WindowIndex, recounted.Remaining, recounted.ResetAfter));
     }
 
     /// <summary>Asks <paramref name="count"/> times at cost 1; returns how many were admitted.</summary>

@@ -284,13 +284,13 @@ public abstract class RateLimitStoreConformanceTests
 
         Assert.Equal(RateLimitRejectReason.QuotaExceeded, shortFull.Reason);
         Assert.Equal(TimeSpan.FromSeconds(7), shortFull.RetryAfter);
-        Assert.Equal((0, 3, 0, TimeSpan.FromSeconds(7)), (shortFull.Window, shortFull.Limit, shortFull.Remaining, shortFull.ResetAfter));
+        Assert.Equal((0, 3, 0, TimeSpan.FromSeconds(7)), (shortFull.WindowIndex, shortFull.Limit, shortFull.Remaining, shortFull.ResetAfter));
         Assert.True(refilled.IsAllowed);
         Assert.True(lastOfLong.IsAllowed);
-        Assert.Equal((1, 5, 0), (lastOfLong.Window, lastOfLong.Limit, lastOfLong.Remaining));
+        Assert.Equal((1, 5, 0), (lastOfLong.WindowIndex, lastOfLong.Limit, lastOfLong.Remaining));
         Assert.Equal(RateLimitRejectReason.QuotaExceeded, longFull.Reason);
         Assert.Equal(TimeSpan.FromSeconds(48), longFull.RetryAfter);
-        Assert.Equal((1, 5, 0, TimeSpan.FromSeconds(48)), (longFull.Window, longFull.Limit, longFull.Remaining, longFull.ResetAfter));
+        Assert.Equal((1, 5, 0, TimeSpan.FromSeconds(48)), (longFull.WindowIndex, longFull.Limit, longFull.Remaining, longFull.ResetAfter));
         Assert.True(longRefilled.IsAllowed);
     }
 
@@ -309,7 +309,7 @@ public abstract class RateLimitStoreConformanceTests
         Assert.Equal(RateLimitRejectReason.QuotaExceeded, rejected.Reason);
         Assert.Equal(TimeSpan.FromSeconds(7), rejected.RetryAfter);
         // Both have none remaining: the longer window is reported, with its own reset.
-        Assert.Equal((1, 5, 0, TimeSpan.FromSeconds(5)), (rejected.Window, rejected.Limit, rejected.Remaining, rejected.ResetAfter));
+        Assert.Equal((1, 5, 0, TimeSpan.FromSeconds(5)), (rejected.WindowIndex, rejected.Limit, rejected.Remaining, rejected.ResetAfter));
     }
 
     [Fact]
@@ -331,7 +331,7 @@ public abstract class RateLimitStoreConformanceTests
 
         // The short window has room at 30 s, the long one at 60 s.
         Assert.Equal(TimeSpan.FromSeconds(34), rejected.RetryAfter);
-        Assert.Equal((1, 5, 0, TimeSpan.FromSeconds(34)), (rejected.Window, rejected.Limit, rejected.Remaining, rejected.ResetAfter));
+        Assert.Equal((1, 5, 0, TimeSpan.FromSeconds(34)), (rejected.WindowIndex, rejected.Limit, rejected.Remaining, rejected.ResetAfter));
         Assert.False(stillRejected.IsAllowed);
         Assert.Equal(TimeSpan.FromSeconds(1), stillRejected.RetryAfter);
         Assert.True(admitted.IsAllowed);
@@ -349,9 +349,9 @@ public abstract class RateLimitStoreConformanceTests
         Clock.Advance(Duration.FromSeconds(10));
         var longLeast = await DecideAsync(partition, limits, cost: 0); // t = 20 s: 10 and 9 remaining
 
-        Assert.Equal((0, 10, 8, TimeSpan.FromSeconds(10)), (shortLeast.Window, shortLeast.Limit, shortLeast.Remaining, shortLeast.ResetAfter));
-        Assert.Equal((1, 12, 9, TimeSpan.FromSeconds(50)), (tie.Window, tie.Limit, tie.Remaining, tie.ResetAfter));
-        Assert.Equal((1, 12, 9, TimeSpan.FromSeconds(40)), (longLeast.Window, longLeast.Limit, longLeast.Remaining, longLeast.ResetAfter));
+        Assert.Equal((0, 10, 8, TimeSpan.FromSeconds(10)), (shortLeast.WindowIndex, shortLeast.Limit, shortLeast.Remaining, shortLeast.ResetAfter));
+        Assert.Equal((1, 12, 9, TimeSpan.FromSeconds(50)), (tie.WindowIndex, tie.Limit, tie.Remaining, tie.ResetAfter));
+        Assert.Equal((1, 12, 9, TimeSpan.FromSeconds(40)), (longLeast.WindowIndex, longLeast.Limit, longLeast.Remaining, longLeast.ResetAfter));
     }
 
     [Fact]
@@ -365,7 +365,7 @@ public abstract class RateLimitStoreConformanceTests
         Assert.Equal(RateLimitRejectReason.CostExceedsLimit, rejected.Reason);
         Assert.Equal(TimeSpan.Zero, rejected.RetryAfter);
         Assert.Equal(0, rejected.Admission);
-        Assert.Equal((0, 3, 3), (rejected.Window, rejected.Limit, rejected.Remaining));
+        Assert.Equal((0, 3, 3), (rejected.WindowIndex, rejected.Limit, rejected.Remaining));
         Assert.True(fits.IsAllowed);
         Assert.Equal(0, fits.Remaining);
     }
@@ -383,8 +383,8 @@ public abstract class RateLimitStoreConformanceTests
         var rejected = await DecideAsync(partition, Tiered, cost: 1);
 
         Assert.True(peek.IsAllowed);
-        Assert.Equal((0, 1, 0L), (peek.Window, peek.Remaining, peek.Admission));
-        Assert.Equal((0, 1, 0L), (again.Window, again.Remaining, again.Admission));
+        Assert.Equal((0, 1, 0L), (peek.WindowIndex, peek.Remaining, peek.Admission));
+        Assert.Equal((0, 1, 0L), (again.WindowIndex, again.Remaining, again.Admission));
         Assert.True(last.IsAllowed);
         Assert.Equal(0, last.Remaining);
         Assert.True(peekWhenFull.IsAllowed);
@@ -421,9 +421,9 @@ public abstract class RateLimitStoreConformanceTests
         Clock.Advance(Duration.FromSeconds(14));
         var longWindow = await DecideAsync(partition, Tiered, cost: 0); // t = 15 s: the short window is empty
 
-        Assert.Equal((0, 2, TimeSpan.FromSeconds(10)), (peek.Window, peek.Remaining, peek.ResetAfter));
+        Assert.Equal((0, 2, TimeSpan.FromSeconds(10)), (peek.WindowIndex, peek.Remaining, peek.ResetAfter));
         Assert.True(admitted.IsAllowed);
-        Assert.Equal((1, 2, TimeSpan.FromSeconds(46)), (longWindow.Window, longWindow.Remaining, longWindow.ResetAfter));
+        Assert.Equal((1, 2, TimeSpan.FromSeconds(46)), (longWindow.WindowIndex, longWindow.Remaining, longWindow.ResetAfter));
     }
 
     [Fact]
@@ -441,9 +441,9 @@ public abstract class RateLimitStoreConformanceTests
         Clock.Advance(Duration.FromSeconds(14));
         var longWindow = await DecideAsync(partition, Tiered, cost: 0); // t = 20 s: the short window is empty
 
-        Assert.Equal((0, 0, TimeSpan.FromSeconds(4)), (before.Window, before.Remaining, before.ResetAfter));
-        Assert.Equal((0, 1, TimeSpan.FromSeconds(9)), (after.Window, after.Remaining, after.ResetAfter));
-        Assert.Equal((1, 3, TimeSpan.FromSeconds(45)), (longWindow.Window, longWindow.Remaining, longWindow.ResetAfter));
+        Assert.Equal((0, 0, TimeSpan.FromSeconds(4)), (before.WindowIndex, before.Remaining, before.ResetAfter));
+        Assert.Equal((0, 1, TimeSpan.FromSeconds(9)), (after.WindowIndex, after.Remaining, after.ResetAfter));
+        Assert.Equal((1, 3, TimeSpan.FromSeconds(45)), (longWindow.WindowIndex, longWindow.Remaining, longWindow.ResetAfter));
     }
 
     [Fact]
@@ -501,7 +501,7 @@ public abstract class RateLimitStoreConformanceTests
 
         Assert.True(fills.IsAllowed);
         Assert.Equal(TimeSpan.FromSeconds(10), rejected.RetryAfter);
-        Assert.Equal((1, 2), (longWindow.Window, longWindow.Remaining));
+        Assert.Equal((1, 2), (longWindow.WindowIndex, longWindow.Remaining));
     }
 
     [Fact]
@@ -520,9 +520,9 @@ public abstract class RateLimitStoreConformanceTests
         var longRejects = await DecideAsync(partition, Tiered);
 
         Assert.True(fillsShort.IsAllowed);
-        Assert.Equal((TimeSpan.FromSeconds(10), 0), (shortRejects.RetryAfter, shortRejects.Window));
+        Assert.Equal((TimeSpan.FromSeconds(10), 0), (shortRejects.RetryAfter, shortRejects.WindowIndex));
         Assert.True(fillsLong.IsAllowed);
-        Assert.Equal((TimeSpan.FromSeconds(50), 1), (longRejects.RetryAfter, longRejects.Window));
+        Assert.Equal((TimeSpan.FromSeconds(50), 1), (longRejects.RetryAfter, longRejects.WindowIndex));
     }
 
     [Fact]
@@ -553,12 +553,12 @@ public abstract class RateLimitStoreConformanceTests
         var longFull = await DecideAsync(partition, Tiered);
         var longFullInOneWindow = await DecideAsync(partition, LongOnly);
 
-        Assert.Equal((0, 5, 1), (oneWindow.Window, oneWindow.Limit, oneWindow.Remaining));
+        Assert.Equal((0, 5, 1), (oneWindow.WindowIndex, oneWindow.Limit, oneWindow.Remaining));
         Assert.Equal(RateLimitRejectReason.QuotaExceeded, shortFull.Reason);
         Assert.Equal(TimeSpan.FromSeconds(8), shortFull.RetryAfter);
-        Assert.Equal((0, 0), (shortFull.Window, shortFull.Remaining));
+        Assert.Equal((0, 0), (shortFull.WindowIndex, shortFull.Remaining));
         Assert.True(lastOfLong.IsAllowed);
-        Assert.Equal((1, 0, TimeSpan.FromSeconds(49)), (lastOfLong.Window, lastOfLong.Remaining, lastOfLong.ResetAfter));
+        Assert.Equal((1, 0, TimeSpan.FromSeconds(49)), (lastOfLong.WindowIndex, lastOfLong.Remaining, lastOfLong.ResetAfter));
         Assert.Equal(TimeSpan.FromSeconds(49), longFull.RetryAfter);
         Assert.Equal(TimeSpan.FromSeconds(49), longFullInOneWindow.RetryAfter);
     }
@@ -580,9 +580,9 @@ public abstract class RateLimitStoreConformanceTests
 
         Assert.Equal(RateLimitRejectReason.QuotaExceeded, rejected.Reason);
         Assert.Equal(TimeSpan.FromSeconds(7), rejected.RetryAfter);
-        Assert.Equal((0, 0), (rejected.Window, rejected.Remaining));
+        Assert.Equal((0, 0), (rejected.WindowIndex, rejected.Remaining));
         Assert.True(admitted.IsAllowed);
-        Assert.Equal((1, 0), (bothFull.Window, bothFull.Remaining));
+        Assert.Equal((1, 0), (bothFull.WindowIndex, bothFull.Remaining));
     }
 
     [Theory]
@@ -606,7 +606,7 @@ public abstract class RateLimitStoreConformanceTests
         Assert.True(full.IsAllowed);
         Assert.Equal(0, full.Remaining);
         Assert.True(admitted.IsAllowed);
-        Assert.Equal((0, 0), (admitted.Window, admitted.Remaining));
+        Assert.Equal((0, 0), (admitted.WindowIndex, admitted.Remaining));
         Assert.Equal(TimeSpan.FromSeconds(19), rejected.RetryAfter);
     }
 
@@ -631,11 +631,11 @@ public abstract class RateLimitStoreConformanceTests
         var rejected = await DecideAsync(partition, limits);
 
         Assert.Equal(TimeSpan.FromSeconds(8), middleFull.RetryAfter);
-        Assert.Equal((1, 4, 0, TimeSpan.FromSeconds(8)), (middleFull.Window, middleFull.Limit, middleFull.Remaining, middleFull.ResetAfter));
+        Assert.Equal((1, 4, 0, TimeSpan.FromSeconds(8)), (middleFull.WindowIndex, middleFull.Limit, middleFull.Remaining, middleFull.ResetAfter));
         Assert.True(allFull.IsAllowed);
-        Assert.Equal((2, 6, 0, TimeSpan.FromSeconds(50)), (allFull.Window, allFull.Limit, allFull.Remaining, allFull.ResetAfter));
-        Assert.Equal((0, 0, TimeSpan.FromSeconds(1)), (afterRefund.Window, afterRefund.Remaining, afterRefund.ResetAfter));
-        Assert.Equal((2, 2, TimeSpan.FromSeconds(49)), (tied.Window, tied.Remaining, tied.ResetAfter));
+        Assert.Equal((2, 6, 0, TimeSpan.FromSeconds(50)), (allFull.WindowIndex, allFull.Limit, allFull.Remaining, allFull.ResetAfter));
+        Assert.Equal((0, 0, TimeSpan.FromSeconds(1)), (afterRefund.WindowIndex, afterRefund.Remaining, afterRefund.ResetAfter));
+        Assert.Equal((2, 2, TimeSpan.FromSeconds(49)), (tied.WindowIndex, tied.Remaining, tied.ResetAfter));
         Assert.True(last.IsAllowed);
         Assert.Equal(TimeSpan.FromSeconds(49), rejected.RetryAfter);
     }
@@ -653,7 +653,7 @@ public abstract class RateLimitStoreConformanceTests
 
         Assert.Equal(30, shortWindow);
         Assert.Equal(20, longWindow);
-        Assert.Equal((1, 0, TimeSpan.FromSeconds(50)), (peek.Window, peek.Remaining, peek.ResetAfter));
+        Assert.Equal((1, 0, TimeSpan.FromSeconds(50)), (peek.WindowIndex, peek.Remaining, peek.ResetAfter));
     }
 
     [Fact]
