@@ -56,21 +56,23 @@ local function score_or_nil(value)
   return value
 end
 
--- The fields a decision reads, in order: u s o w, then n u1 o1 u2 o2 ... with several windows.
-local function fields_of(count)
-  local fields = { 'u', 's', 'o', 'w' }
-  if count > 1 then
-    fields[5] = 'n'
-    for i = 1, count - 1 do
-      fields[#fields + 1] = 'u' .. i
-      fields[#fields + 1] = 'o' .. i
-    end
+-- The totals' fields a decision reads, in order: u s o w, then n u1 o1 u2 o2 ... with several
+-- windows. Spelled out for one and two windows: building the list costs more than the read.
+local function read_state(totals, count)
+  if count == 1 then return redis.call('HMGET', totals, 'u', 's', 'o', 'w') end
+  if count == 2 then return redis.call('HMGET', totals, 'u', 's', 'o', 'w', 'n', 'u1', 'o1') end
+  local fields = { 'u', 's', 'o', 'w', 'n' }
+  for i = 1, count - 1 do
+    fields[#fields + 1] = 'u' .. i
+    fields[#fields + 1] = 'o' .. i
   end
-  return fields
+  return redis.call('HMGET', totals, unpack(fields))
 end
 
 -- The shorter windows' lengths as the caller sent them: '' with one window.
 local function signature_of(argv, at, count)
+  if count == 1 then return '' end
+  if count == 2 then return argv[at + 3] end
   local lengths = {}
   for i = 1, count - 1 do
     lengths[i] = argv[at + 2 * i + 1]
@@ -103,7 +105,7 @@ local function decide(entries, totals, argv, at, count)
   end
   local limit, window = limits[count], windows[count]
 
-  local state = redis.call('HMGET', totals, unpack(fields_of(count)))
+  local state = read_state(totals, count)
   local used, seq, oldest = tonumber(state[1]), tonumber(state[2]), score_or_nil(state[3])
   local signature = signature_of(argv, at, count)
   -- The hash exists, with a TTL: it may be written without an admission.
@@ -222,21 +224,26 @@ local function decide(entries, totals, argv, at, count)
       redis.call('DEL', totals)
       return
     end
-    local values = { 'u', all_used[count], 's', seq, 'o', all_oldest[count] }
-    if count > 1 then
-      values[7], values[8], values[9], values[10] = 'w', signature, 'n', now_text
-      for i = 1, count - 1 do
-        values[#values + 1] = 'u' .. i
-        values[#values + 1] = all_used[i]
-        values[#values + 1] = 'o' .. i
-        values[#values + 1] = all_oldest[i] or ''
+    if count == 1 then
+      redis.call('HSET', totals, 'u', all_used[1], 's', seq, 'o', all_oldest[1])
+      if score_or_nil(state[4]) then
+        -- Several windows before a reload: their fields no longer describe anything.
+        redis.call('HDEL', totals, 'w')
       end
+      return
+    end
+    if count == 2 then
+      redis.call('HSET', totals, 'u', all_used[2], 's', seq, 'o', all_oldest[2], 'w', signature, 'n', now_text, 'u1', all_used[1], 'o1', all_oldest[1] or '')
+      return
+    end
+    local values = { 'u', all_used[count], 's', seq, 'o', all_oldest[count], 'w', signature, 'n', now_text }
+    for i = 1, count - 1 do
+      values[#values + 1] = 'u' .. i
+      values[#values + 1] = all_used[i]
+      values[#values + 1] = 'o' .. i
+      values[#values + 1] = all_oldest[i] or ''
     end
     redis.call('HSET', totals, unpack(values))
-    if count == 1 and score_or_nil(state[4]) then
-      -- Several windows before a reload: their fields no longer describe anything.
-      redis.call('HDEL', totals, 'w')
-    end
   end
 
   local function report(reason, retry_after, admission)
@@ -310,7 +317,7 @@ local function refund(entries, totals, argv, at, count)
   local score = redis.call('ZSCORE', entries, member_of(argv[at], cost))
   if not score then return 0 end
   redis.call('ZREM', entries, member_of(argv[at], cost))
-  local state = redis.call('HMGET', totals, unpack(fields_of(count)))
+  local state = read_state(totals, count)
   if not tonumber(state[1]) then
     -- The totals were lost: the next decision rebuilds them from the entries.
     return 1
