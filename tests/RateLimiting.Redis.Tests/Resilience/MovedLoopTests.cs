@@ -115,11 +115,14 @@ public sealed class MovedLoopTests : ResilienceScenarioTests
         DecisionAssert.AnsweredByStore([.. records.Where(r => r.StartedAt > recoveredAt)], scenario.CountingStore, _ => true, recoveredAt, long.MaxValue, "After recovery");
         if (healsItself)
         {
-            // The client reconnected the misrouted connections (the proxy saw them come), the
-            // layer added nothing, and the control healed as well.
+            // The client reconnected the misrouted connections (the proxy saw them come), and the
+            // control healed as well. The layer adds at most its one paced reconnect: on a loaded
+            // machine the client's own repair can outlast the persistence threshold (a CI run on
+            // 3.4.35: timeouts until 607 ms, a reconnect for persistent timeouts at 1,505 ms), and
+            // then that reconnect is the designed fallback, never a storm.
             Assert.True(cluster.Proxy.AcceptedConnections > connectionsBefore, "No connection was made again: the fault never reached the client.");
-            Assert.Equal(0, scenario.Connection.Supervisor.Reconnects);
-            Assert.Equal(before.Number, scenario.Connection.Supervisor.Current!.Number);
+            Assert.InRange(scenario.Connection.Supervisor.Reconnects, 0, 1);
+            Assert.Equal(before.Number + scenario.Connection.Supervisor.Reconnects, scenario.Connection.Supervisor.Current!.Number);
             Assert.All(lastSweep, outcome => Assert.Equal("ok", outcome));
             return outcomes;
         }
