@@ -50,6 +50,32 @@ summary_of() {
   echo "$text"
 }
 
+# Prints what each failed test under directory $1 wrote to its output (a scenario's figures and the
+# store's log), up to 400 lines per test: the console shows only the assertion and the stack.
+failed_output() {
+  find "$1" -name '*.trx' -print0 | xargs -0 -r awk '
+    function unescaped(text) {
+      gsub(/&lt;/, "<", text); gsub(/&gt;/, ">", text); gsub(/&quot;/, "\"", text); gsub(/&apos;/, "\047", text)
+      gsub(/&#xD;/, "", text); gsub(/&amp;/, "\\&", text)
+      return text
+    }
+    /<UnitTestResult / {
+      failed = ($0 ~ / outcome="Failed"/)
+      if (failed && match($0, /testName="[^"]*"/)) {
+        print "--- output of " unescaped(substr($0, RSTART + 10, RLENGTH - 11))
+        lines = 0
+      }
+    }
+    failed && /<StdOut>/ { inside = 1; sub(/.*<StdOut>/, "") }
+    failed && inside {
+      ended = sub(/<\/StdOut>.*/, "")
+      if (lines++ < 400) print unescaped($0)
+      if (ended) inside = 0
+    }
+    /<\/UnitTestResult>/ { failed = 0; inside = 0 }
+  '
+}
+
 # Runs one dotnet test into $RESULTS_DIR/$1; $2 is the project, the rest its options. Prints the
 # leg's summary; remembers a dotnet test that failed.
 aborted=0
@@ -67,6 +93,7 @@ run_leg() {
   local leg
   leg="$(summary_of "$RESULTS_DIR/$name")"
   if ((status != 0)); then
+    failed_output "$RESULTS_DIR/$name"
     echo "dotnet test ($name) exited with $status" >&2
     dotnet_failed=1
     if [[ "$leg" == *", 0 failed"* ]]; then

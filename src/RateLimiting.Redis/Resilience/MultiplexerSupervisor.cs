@@ -113,11 +113,11 @@ internal sealed partial class MultiplexerSupervisor(TimeSpan operationTimeout, M
 
     private async Task ReconnectAsync(MultiplexerGeneration stuck, string reason)
     {
+        Task? closing = null;
         try
         {
             var fresh = await connector.ConnectAsync(stuck).ConfigureAwait(false);
             var (served, servedBefore) = await CompareCoverageAsync(fresh, stuck).ConfigureAwait(false);
-            Task closing;
             bool swapped;
             lock (_gate)
             {
@@ -147,12 +147,6 @@ internal sealed partial class MultiplexerSupervisor(TimeSpan operationTimeout, M
                 Log.ReconnectDeclined(logger, reason, served, servedBefore);
                 ReconnectDeclined?.Invoke(reason);
             }
-
-            await closing.ConfigureAwait(false);
-            lock (_gate)
-            {
-                _closing.Remove(closing);
-            }
         }
         catch (Exception ex) when (ex is RedisException or TimeoutException or InvalidOperationException or ArgumentException or OperationCanceledException)
         {
@@ -160,7 +154,17 @@ internal sealed partial class MultiplexerSupervisor(TimeSpan operationTimeout, M
         }
         finally
         {
+            // Before the close: a multiplexer slow to close must not hold off the next reconnect.
             Volatile.Write(ref _reconnecting, 0);
+        }
+
+        if (closing is not null)
+        {
+            await closing.ConfigureAwait(false);
+            lock (_gate)
+            {
+                _closing.Remove(closing);
+            }
         }
     }
 

@@ -45,6 +45,9 @@ internal sealed class ResilienceScenario : IAsyncDisposable
 
     public ProxiedRedisCluster Cluster { get; }
 
+    /// <summary>When the scenario was created, as a Stopwatch timestamp.</summary>
+    public long CreatedAt { get; } = Stopwatch.GetTimestamp();
+
     /// <summary>The store's log, for a scenario's figures line.</summary>
     public CapturingLoggerProvider Logs { get; } = new();
 

@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Logging;
 using Xunit.Abstractions;
 
 namespace RateLimiting.Redis.Tests.Infrastructure;
@@ -5,6 +6,8 @@ namespace RateLimiting.Redis.Tests.Infrastructure;
 /// <summary>A resilience scenario test: a fresh <see cref="ResilienceScenario"/> per test, disposed even when it fails.</summary>
 public abstract class ResilienceScenarioTests : IAsyncLifetime
 {
+    private const int MaxLogLines = 300;
+
     private ResilienceScenario? _scenario;
 
     protected ResilienceScenarioTests(ITestOutputHelper output) => Output = output;
@@ -19,6 +22,12 @@ public abstract class ResilienceScenarioTests : IAsyncLifetime
     {
         if (_scenario is not null)
         {
+            // The store's log, so that a failed run's output tells what the layer did.
+            foreach (var line in _scenario.Logs.Lines(LogLevel.Information, _scenario.CreatedAt).Take(MaxLogLines))
+            {
+                Output.WriteLine(line);
+            }
+
             await _scenario.DisposeAsync();
         }
     }
