@@ -9,10 +9,13 @@
 --          whatever the number of windows.
 -- totals   hash, which exists only while the sorted set does. For the longest window:
 --          u = total cost, o = score of the oldest entry; s = last member sequence number.
---          With several windows also w = the shorter windows' lengths, which tells whether the
---          next fields describe these windows (a reload may change them), n = score of the newest
---          entry, and u1, o1, u2, o2, ... for each shorter window, shortest first: its total cost
---          and the score of its oldest counted entry ('' when it counts none).
+--          With several windows also x = "<signature>|<newest>|<window>|<window>..." where the
+--          signature names the shorter windows' lengths (a reload may change them: the fields are
+--          then counted afresh from the entries), newest is the newest entry's score, and each
+--          shorter window, shortest first, is "<total>,<complete>,<queue>": the queue holds
+--          "<score>[:<cost>] " for its oldest counted entries, in order, all of them when complete
+--          is 1. Entries leave a shorter window from its queue without a read; only a window with
+--          more entries than a queue holds refills its queue from the sorted set now and then.
 -- Arguments, from argv[at]: now (microseconds, as text; '0' for the Redis server's clock), cost
 --          (0 = peek), then one (permit limit, window in microseconds) pair per window, windows
 --          ascending: the last is the longest.
@@ -22,11 +25,13 @@
 --            has room), time until its oldest entry leaves (microseconds),
 --            sequence number of the admission (0 when nothing was recorded) }
 --
--- Cost: every redis.call costs about a microsecond of dispatch, and every Lua number passed to
--- Redis is printed with "%.17g" (slow); a one-window admission makes five calls (HMGET, PTTL,
--- ZADD, HSET, and TIME unless the caller gives the time) and passes the time as the text it came
--- in. Writes are what replicas replay, so the TTLs are extended only when less than a window is
--- left, by a quarter window more.
+-- Cost: every redis.call costs about a microsecond of dispatch plus half a microsecond per element
+-- of its reply, every Lua number passed to Redis is printed with "%.17g" (slow), and every string
+-- operation in Lua costs a tenth to a third of a microsecond. So an admission makes four calls
+-- (HMGET of four fields, ZADD, HSET, PTTL) whatever the number of windows, plus TIME unless the
+-- caller gives the time; it passes the time as the text it came in; and the shorter windows'
+-- state is one field, read with one pattern match. Writes are what replicas replay, so the TTLs
+-- are extended only when less than a window is left, by a quarter window more.
 local server_now
 local function now_of(text)
   if text ~= '0' then return text end
@@ -56,22 +61,8 @@ local function score_or_nil(value)
   return value
 end
 
--- The totals' fields a decision reads, in order: u s o w, then n u1 o1 u2 o2 ... with several
--- windows. Spelled out for one and two windows: building the list costs more than the read.
-local function read_state(totals, count)
-  if count == 1 then return redis.call('HMGET', totals, 'u', 's', 'o', 'w') end
-  if count == 2 then return redis.call('HMGET', totals, 'u', 's', 'o', 'w', 'n', 'u1', 'o1') end
-  local fields = { 'u', 's', 'o', 'w', 'n' }
-  for i = 1, count - 1 do
-    fields[#fields + 1] = 'u' .. i
-    fields[#fields + 1] = 'o' .. i
-  end
-  return redis.call('HMGET', totals, unpack(fields))
-end
-
--- The shorter windows' lengths as the caller sent them: '' with one window.
+-- The shorter windows' lengths as the caller sent them.
 local function signature_of(argv, at, count)
-  if count == 1 then return '' end
   if count == 2 then return argv[at + 3] end
   local lengths = {}
   for i = 1, count - 1 do
@@ -80,17 +71,132 @@ local function signature_of(argv, at, count)
   return table.concat(lengths, ',')
 end
 
--- Walks the entries from score `from` on, in batches: calls visit(score, cost) for each until it returns true.
+-- Walks the entries from score `from` on ('(' for after it), in batches: calls visit(score, cost)
+-- for each until it returns true.
 local function walk(entries, from, visit)
   local offset = 0
   while true do
     local batch = redis.call('ZRANGEBYSCORE', entries, from, '+inf', 'WITHSCORES', 'LIMIT', offset, 64)
     for i = 1, #batch, 2 do
       local _, cost = parse(batch[i])
-      if visit(tonumber(batch[i + 1]), cost, batch[i + 1]) then return end
+      if visit(tonumber(batch[i + 1]), cost) then return end
     end
     if #batch < 128 then return end
     offset = offset + 64
+  end
+end
+
+-- A shorter window's queue: at most QUEUE_MAX entries, more only when they share one score. A
+-- queue never ends inside a group of entries with one score (a batch decides several requests of
+-- a partition at one time): every entry after it is newer than its last, so that it is refilled
+-- from just after the last entry that left.
+local QUEUE_MAX = 16
+local QUEUE_FETCH = QUEUE_MAX + 1
+-- A queue has room while shorter than this: some QUEUE_MAX entries of 16-digit scores.
+local QUEUE_BYTES = 18 * QUEUE_MAX
+
+local function token_of(score, cost)
+  if cost == 1 then return score .. ' ' end
+  return score .. ':' .. cost .. ' '
+end
+
+-- Queues the entries of `list` (a WITHSCORES reply) from index `first` on: the queue, and whether
+-- it is complete.
+-- Complete when every entry from `first` on is queued and `more` says none follows.
+local function queue_of(zset, list, first, more)
+  local n = (#list - first + 1) / 2
+  local take = n
+  if n > QUEUE_MAX then
+    take = QUEUE_MAX
+    -- Not inside a group of one score: stop before it, or take all of it when it fills the queue.
+    local last = list[first + 2 * take - 1]
+    if list[first + 2 * take + 1] == last then
+      while take > 0 and list[first + 2 * take - 1] == last do take = take - 1 end
+      if take == 0 then
+        local group = redis.call('ZRANGEBYSCORE', zset, last, last, 'WITHSCORES')
+        local parts = {}
+        for i = 1, #group, 2 do
+          local _, cost = parse(group[i])
+          parts[#parts + 1] = token_of(last, cost)
+        end
+        return table.concat(parts), false
+      end
+    end
+  end
+  local parts = {}
+  for i = first, first + 2 * take - 1, 2 do
+    local _, cost = parse(list[i])
+    parts[#parts + 1] = token_of(list[i + 1], cost)
+  end
+  return table.concat(parts), take == n and not more
+end
+
+-- The first queued entry's score, its cost and score as text, and where the next entry begins.
+local function front_of(queue)
+  local text, cost, rest = string.match(queue, '^(%d+):?(%d*) ()')
+  return tonumber(text), cost == '' and 1 or tonumber(cost), text, rest
+end
+
+-- The shorter windows' state, as field x describes them, into used, queue and complete (arrays,
+-- shortest window first); returns the newest entry's score as text, or nil when x is missing or
+-- describes other windows.
+local function read_shorter(x, signature, count, used, queue, complete)
+  if not x then return nil end
+  if count == 2 then
+    local known, newest, total, full, queued = string.match(x, '^([^|]*)|(%d+)|(%d+),(%d),([^|]*)$')
+    if known ~= signature then return nil end
+    used[1], queue[1], complete[1] = tonumber(total), queued, full == '1'
+    return newest
+  end
+  local known, newest, at = string.match(x, '^([^|]*)|(%d+)|()')
+  if known ~= signature then return nil end
+  for i = 1, count - 1 do
+    local total, full, queued, next_at = string.match(x, '^(%d+),(%d),([^|]*)|?()', at)
+    if not total then return nil end
+    used[i], queue[i], complete[i] = tonumber(total), queued, full == '1'
+    at = next_at
+  end
+  return newest
+end
+
+local function format_shorter(signature, newest, used, queue, complete)
+  local x = signature .. '|' .. newest
+  for i = 1, #queue do
+    x = x .. '|' .. used[i] .. (complete[i] and ',1,' or ',0,') .. queue[i]
+  end
+  return x
+end
+
+-- Moves shorter window i past the entries at or before `boundary`, which have left it.
+local function advance(entries, i, boundary, used, queue, complete)
+  while true do
+    local score, cost, text, rest = front_of(queue[i])
+    if score > boundary then return end
+    used[i], queue[i] = used[i] - cost, string.sub(queue[i], rest)
+    if queue[i] == '' then
+      if complete[i] then return end
+      local list = redis.call('ZRANGEBYSCORE', entries, '(' .. text, '+inf', 'WITHSCORES', 'LIMIT', 0, QUEUE_FETCH)
+      queue[i], complete[i] = queue_of(entries, list, 1, #list > 2 * QUEUE_MAX)
+      if queue[i] == '' then return end
+    end
+  end
+end
+
+-- Shorter window i counted from every entry (a WITHSCORES reply), those after `boundary`.
+local function count_shorter(entries, all, i, boundary, used, queue, complete)
+  local total, first = 0, nil
+  for j = 1, #all, 2 do
+    if tonumber(all[j + 1]) > boundary then
+      first = first or j
+      local _, cost = parse(all[j])
+      total = total + cost
+    end
+  end
+  used[i] = total
+  if first then
+    queue[i], complete[i] = queue_of(entries, all, first, false)
+  else
+    queue[i], complete[i] = '', true
   end
 end
 
@@ -105,70 +211,50 @@ local function decide(entries, totals, argv, at, count)
   end
   local limit, window = limits[count], windows[count]
 
-  local state = read_state(totals, count)
+  local state = redis.call('HMGET', totals, 'u', 's', 'o', 'x')
   local used, seq, oldest = tonumber(state[1]), tonumber(state[2]), score_or_nil(state[3])
-  local signature = signature_of(argv, at, count)
   -- The hash exists, with a TTL: it may be written without an admission.
   local exists = used ~= nil
   -- Whether the longest window's totals no longer describe the entries and must be written.
   local trimmed = false
   -- Whether the totals were rebuilt: the hash is then new and has no TTL yet.
   local rebuilt = false
-  -- Whether the shorter windows' or the window list's fields changed and must be written.
-  local dirty = exists and count == 1 and score_or_nil(state[4]) ~= nil
+  -- Whether the shorter windows' fields changed and must be written (or, with one window, removed).
+  local dirty = exists and count == 1 and state[4] ~= false
 
-  -- The shorter windows, read before the longest window's expired entries are removed.
-  local shorter_used, shorter_oldest = {}, {}
-  -- The entries, read once when the totals cannot be used as they are.
-  local all
+  -- The shorter windows (s_used, s_queue, s_complete), moved on before the longest window's
+  -- expired entries are removed.
+  local s_used, s_queue, s_complete = {}, {}, {}
+  local signature, newest, all
   if count > 1 then
-    -- Whether the fields describe these windows: not on first use, after a reload changed the
-    -- windows, or when the totals were lost; they are then counted from the entries.
-    local valid = exists and score_or_nil(state[4]) == signature and tonumber(state[6]) ~= nil
-    local newest
-    if valid then
-      newest = score_or_nil(state[5])
-    else
+    signature = signature_of(argv, at, count)
+    if exists then newest = read_shorter(state[4] or nil, signature, count, s_used, s_queue, s_complete) end
+    if not newest then
+      -- First use, a reload that changed the windows, or lost totals: counted from the entries.
       all = redis.call('ZRANGE', entries, 0, -1, 'WITHSCORES')
       newest = all[#all]
     end
     -- A partition's time never runs backwards (a failover to a master whose clock is behind),
     -- so that every entry is counted from its own score on.
     if newest and tonumber(newest) > now then now, now_text = tonumber(newest), newest end
-    for i = 1, count - 1 do
-      local expired_at_or_before = now - windows[i]
-      local window_used, window_oldest
-      if all then
-        window_used, dirty = 0, exists
-        for j = 1, #all, 2 do
-          if tonumber(all[j + 1]) > expired_at_or_before then
-            local _, member_cost = parse(all[j])
-            window_oldest = window_oldest or all[j + 1]
-            window_used = window_used + member_cost
-          end
-        end
-      else
-        window_used, window_oldest = tonumber(state[4 + 2 * i]), score_or_nil(state[5 + 2 * i])
-        if window_oldest and tonumber(window_oldest) <= expired_at_or_before then
-          dirty = true
-          if newest and tonumber(newest) <= expired_at_or_before then
-            -- Everything it counted has left it, the newest entry included: nothing to read.
-            window_oldest = nil
-          else
-            local next_oldest
-            walk(entries, window_oldest, function(score, member_cost, text)
-              if score > expired_at_or_before then
-                next_oldest = text
-                return true
-              end
-              window_used = window_used - member_cost
-            end)
-            window_oldest = next_oldest
+    if all then
+      dirty = exists
+      for i = 1, count - 1 do count_shorter(entries, all, i, now - windows[i], s_used, s_queue, s_complete) end
+    else
+      local newest_score = tonumber(newest)
+      for i = 1, count - 1 do
+        local boundary = now - windows[i]
+        if s_queue[i] ~= '' then
+          if newest_score <= boundary then
+            -- Everything it counted has left it, the newest entry included.
+            s_used[i], s_queue[i], s_complete[i] = 0, '', true
+            dirty = true
+          elseif tonumber(string.match(s_queue[i], '^%d+')) <= boundary then
+            advance(entries, i, boundary, s_used, s_queue, s_complete)
+            dirty = true
           end
         end
       end
-      if not window_oldest then window_used = 0 end
-      shorter_used[i], shorter_oldest[i] = window_used, window_oldest
     end
   end
 
@@ -209,51 +295,41 @@ local function decide(entries, totals, argv, at, count)
       -- No entries (expired, or lost): nothing is in any window.
       used = 0
       for i = 1, count - 1 do
-        shorter_used[i], shorter_oldest[i] = 0, nil
+        s_used[i], s_queue[i], s_complete[i] = 0, '', true
       end
     end
   end
-
-  -- Every window as one list, shortest first.
-  local all_used, all_oldest = shorter_used, shorter_oldest
-  all_used[count], all_oldest[count] = used, oldest
+  s_used[count] = used
 
   local function save()
-    if not all_oldest[count] then
+    if not oldest then
       -- The window is empty: the entries are gone, and so go the totals.
       redis.call('DEL', totals)
-      return
-    end
-    if count == 1 then
-      redis.call('HSET', totals, 'u', all_used[1], 's', seq, 'o', all_oldest[1])
-      if score_or_nil(state[4]) then
+    elseif count == 1 then
+      redis.call('HSET', totals, 'u', used, 's', seq, 'o', oldest)
+      if state[4] then
         -- Several windows before a reload: their fields no longer describe anything.
-        redis.call('HDEL', totals, 'w')
+        redis.call('HDEL', totals, 'x')
       end
-      return
+    else
+      redis.call('HSET', totals, 'u', used, 's', seq, 'o', oldest, 'x', format_shorter(signature, newest, s_used, s_queue, s_complete))
     end
-    if count == 2 then
-      redis.call('HSET', totals, 'u', all_used[2], 's', seq, 'o', all_oldest[2], 'w', signature, 'n', now_text, 'u1', all_used[1], 'o1', all_oldest[1] or '')
-      return
-    end
-    local values = { 'u', all_used[count], 's', seq, 'o', all_oldest[count], 'w', signature, 'n', now_text }
-    for i = 1, count - 1 do
-      values[#values + 1] = 'u' .. i
-      values[#values + 1] = all_used[i]
-      values[#values + 1] = 'o' .. i
-      values[#values + 1] = all_oldest[i] or ''
-    end
-    redis.call('HSET', totals, unpack(values))
   end
 
   local function report(reason, retry_after, admission)
-    local at_least
-    for i = 1, count do
-      if not at_least or limits[i] - all_used[i] <= limits[at_least] - all_used[at_least] then at_least = i end
+    local at_least, least = count, limit - used
+    for i = count - 1, 1, -1 do
+      if limits[i] - s_used[i] < least then at_least, least = i, limits[i] - s_used[i] end
+    end
+    local first
+    if at_least == count then
+      first = oldest
+    else
+      first = string.match(s_queue[at_least], '^%d+')
     end
     local reset_after = 0
-    if all_oldest[at_least] then reset_after = tonumber(all_oldest[at_least]) + windows[at_least] - now end
-    return { reason, at_least - 1, all_used[at_least], retry_after, reset_after, admission }
+    if first then reset_after = tonumber(first) + windows[at_least] - now end
+    return { reason, at_least - 1, s_used[at_least], retry_after, reset_after, admission }
   end
 
   if cost > smallest then
@@ -261,9 +337,9 @@ local function decide(entries, totals, argv, at, count)
     return report(2, 0, 0)
   end
 
-  local fits = true
-  for i = 1, count do
-    if all_used[i] + cost > limits[i] then fits = false end
+  local fits = used + cost <= limit
+  for i = 1, count - 1 do
+    if s_used[i] + cost > limits[i] then fits = false end
   end
 
   if fits then
@@ -274,9 +350,21 @@ local function decide(entries, totals, argv, at, count)
     seq = seq + 1
     local was_empty = not oldest
     redis.call('ZADD', entries, now_text, member_of(seq, cost))
-    for i = 1, count do
-      all_used[i] = all_used[i] + cost
-      all_oldest[i] = all_oldest[i] or now_text
+    used, oldest = used + cost, oldest or now_text
+    s_used[count] = used
+    if count > 1 then
+      local token = token_of(now_text, cost)
+      for i = 1, count - 1 do
+        s_used[i] = s_used[i] + cost
+        -- Queued while the queue holds every counted entry and has room, or the entry shares the
+        -- newest entry's time (a queue never ends inside a group of one score).
+        if s_complete[i] and (#s_queue[i] < QUEUE_BYTES or now_text == newest) then
+          s_queue[i] = s_queue[i] .. token
+        else
+          s_complete[i] = false
+        end
+      end
+      newest = now_text
     end
     save()
     -- Both keys must outlive the newest entry by a window.
@@ -294,16 +382,30 @@ local function decide(entries, totals, argv, at, count)
   -- Rejected, recording nothing: the request fits once enough of each full window's oldest
   -- entries have left it, and entries only leave.
   local retry_after = 0
-  for i = 1, count do
-    local needed = all_used[i] + cost - limits[i]
-    if needed > 0 and all_oldest[i] then
-      walk(entries, all_oldest[i], function(score, member_cost)
-        needed = needed - member_cost
+  local function until_room(i, needed, from)
+    walk(entries, from, function(score, member_cost)
+      needed = needed - member_cost
+      if needed <= 0 then
+        retry_after = math.max(retry_after, score + windows[i] - now)
+        return true
+      end
+    end)
+  end
+  if used + cost > limit then until_room(count, used + cost - limit, oldest) end
+  for i = 1, count - 1 do
+    local needed = s_used[i] + cost - limits[i]
+    if needed > 0 then
+      -- From the queue first: a short window's entries are usually all in it.
+      local queue, text = s_queue[i], nil
+      while queue ~= '' do
+        local score, member_cost, score_text, rest = front_of(queue)
+        needed, queue, text = needed - member_cost, string.sub(queue, rest), score_text
         if needed <= 0 then
           retry_after = math.max(retry_after, score + windows[i] - now)
-          return true
+          break
         end
-      end)
+      end
+      if needed > 0 and text and not s_complete[i] then until_room(i, needed, '(' .. text) end
     end
   end
   return report(1, retry_after, 0)
@@ -314,40 +416,54 @@ end
 -- decide. Returns 1 when it was taken back, 0 when it had left the window already.
 local function refund(entries, totals, argv, at, count)
   local cost = tonumber(argv[at + 1])
-  local score = redis.call('ZSCORE', entries, member_of(argv[at], cost))
+  local member = member_of(argv[at], cost)
+  local score = redis.call('ZSCORE', entries, member)
   if not score then return 0 end
-  redis.call('ZREM', entries, member_of(argv[at], cost))
-  local state = read_state(totals, count)
-  if not tonumber(state[1]) then
+  redis.call('ZREM', entries, member)
+  local state = redis.call('HMGET', totals, 'u', 'x')
+  local used = tonumber(state[1])
+  if not used then
     -- The totals were lost: the next decision rebuilds them from the entries.
     return 1
   end
 
-  local removed = tonumber(score)
   local first = redis.call('ZRANGE', entries, 0, 0, 'WITHSCORES')
   if not first[2] then
     redis.call('DEL', totals)
     return 1
   end
-  local values = { 'u', tonumber(state[1]) - cost, 'o', first[2] }
-  local known = score_or_nil(state[4])
-  if known and known ~= signature_of(argv, at, count) then
-    -- The shorter windows' fields describe other windows than this request's (a reload came
-    -- between the decision and its refund), and they may count this entry: the next decision
-    -- with several windows counts them afresh from the entries.
-    redis.call('HDEL', totals, 'w')
-  elseif count > 1 and known then
-    for i = 1, count - 1 do
-      local window_oldest = score_or_nil(state[5 + 2 * i])
-      if window_oldest and removed >= tonumber(window_oldest) then
-        local next_oldest = redis.call('ZRANGEBYSCORE', entries, window_oldest, '+inf', 'WITHSCORES', 'LIMIT', 0, 1)
-        values[#values + 1] = 'u' .. i
-        values[#values + 1] = tonumber(state[4 + 2 * i]) - cost
-        values[#values + 1] = 'o' .. i
-        values[#values + 1] = next_oldest[2] or ''
+  local s_used, s_queue, s_complete = {}, {}, {}
+  local signature, newest
+  if count > 1 then
+    signature = signature_of(argv, at, count)
+    newest = read_shorter(state[2] or nil, signature, count, s_used, s_queue, s_complete)
+  end
+  if not newest then
+    redis.call('HSET', totals, 'u', used - cost, 'o', first[2])
+    if state[2] then
+      -- The shorter windows' fields describe other windows than this request's (a reload came
+      -- between the decision and its refund), and they may count this entry: the next decision
+      -- with several windows counts them afresh from the entries.
+      redis.call('HDEL', totals, 'x')
+    end
+    return 1
+  end
+  local token = token_of(score, cost)
+  for i = 1, count - 1 do
+    local from, to = string.find(' ' .. s_queue[i], ' ' .. token, 1, true)
+    if from then
+      -- Queued: it goes from the queue (one of a group of one score and cost is as good as another).
+      s_queue[i] = string.sub(s_queue[i], 1, from - 1) .. string.sub(s_queue[i], to)
+      s_used[i] = s_used[i] - cost
+      if s_queue[i] == '' and not s_complete[i] then
+        local list = redis.call('ZRANGEBYSCORE', entries, '(' .. score, '+inf', 'WITHSCORES', 'LIMIT', 0, QUEUE_FETCH)
+        s_queue[i], s_complete[i] = queue_of(entries, list, 1, #list > 2 * QUEUE_MAX)
       end
+    elseif not s_complete[i] and s_queue[i] ~= '' then
+      -- After the queue's last entry, so counted; before its first, it had left the window.
+      if tonumber(score) > tonumber(string.match(s_queue[i], '(%d+)[^ ]* $')) then s_used[i] = s_used[i] - cost end
     end
   end
-  redis.call('HSET', totals, unpack(values))
+  redis.call('HSET', totals, 'u', used - cost, 'o', first[2], 'x', format_shorter(signature, newest, s_used, s_queue, s_complete))
   return 1
 end

@@ -358,7 +358,7 @@ public sealed class RedisRateLimitStoreTests : IAsyncLifetime
         Assert.Equal(50, admitted);
         Assert.Equal(50, await Database.SortedSetLengthAsync(entries).WaitAsync(Generous));
         Assert.Equal(RedisType.Hash, await Database.KeyTypeAsync(totals).WaitAsync(Generous));
-        Assert.Equal(["n", "o", "o1", "s", "u", "u1", "w"], (await Database.HashKeysAsync(totals).WaitAsync(Generous)).Select(field => (string)field!).Order(StringComparer.Ordinal));
+        Assert.Equal(["o", "s", "u", "x"], (await Database.HashKeysAsync(totals).WaitAsync(Generous)).Select(field => (string)field!).Order(StringComparer.Ordinal));
         Assert.InRange((await Database.KeyTimeToLiveAsync(entries).WaitAsync(Generous))!.Value, TimeSpan.FromMinutes(59), TimeSpan.FromHours(1.25));
     }
 
@@ -428,6 +428,53 @@ public sealed class RedisRateLimitStoreTests : IAsyncLifetime
         Assert.True(admitted.IsAllowed);
         Assert.Equal((0, TimeSpan.FromSeconds(10)), (rejected.WindowIndex, rejected.RetryAfter));
         Assert.Equal(2, await Database.SortedSetLengthAsync(entries).WaitAsync(Generous));
+    }
+
+    [Fact]
+    public async Task DecideAsync_ShortWindowOfMoreEntriesThanItsQueue_MovesPastThemExactlyAndRefundsAnyOfThem()
+    {
+        // 17 entries a millisecond apart fill the short window's queue; 25 at one time after them
+        // are counted but not queued, and are queued together once the first 17 have left.
+        RateLimitWindow[] limits = [new(50, TimeSpan.FromSeconds(10)), new(200, TimeSpan.FromMinutes(1))];
+        var clock = FixedClock();
+        var store = NewInstance(clock);
+        var partition = "long-queue-" + Guid.NewGuid().ToString("N");
+        var request = new RateLimitRequest(Policy, partition, limits, cost: 1);
+        long lastAdmission = 0;
+        async Task<int> AdmitAll(int attempts)
+        {
+            var admitted = 0;
+            for (var i = 0; i < attempts; i++)
+            {
+                var decision = await store.DecideAsync(request, CancellationToken.None);
+                admitted += decision.IsAllowed ? 1 : 0;
+                lastAdmission = decision.IsAllowed ? decision.Admission : lastAdmission;
+            }
+
+            return admitted;
+        }
+
+        for (var i = 0; i < 17; i++)
+        {
+            await AdmitAll(1);
+            clock.Advance(Duration.FromMilliseconds(1));
+        }
+
+        clock.Advance(Duration.FromMilliseconds(1000 - 17)); // t = 1 s
+        var atOneSecond = await AdmitAll(25);
+        clock.Advance(Duration.FromMilliseconds(9020)); // t = 10.02 s: the first 17 have left
+        var afterTheFirstLeft = await AdmitAll(25);
+        var rejected = await store.DecideAsync(request, CancellationToken.None);
+        await store.RefundAsync(request, lastAdmission, CancellationToken.None); // counted, not queued
+        var afterTheRefund = await AdmitAll(2);
+        clock.Advance(Duration.FromMilliseconds(980)); // t = 11 s: the 25 of t = 1 s have left
+        var afterTheGroupLeft = await AdmitAll(30);
+
+        Assert.Equal(25, atOneSecond);
+        Assert.Equal(25, afterTheFirstLeft);
+        Assert.Equal((RateLimitRejectReason.QuotaExceeded, 0, TimeSpan.FromMilliseconds(980)), (rejected.Reason, rejected.WindowIndex, rejected.RetryAfter));
+        Assert.Equal(1, afterTheRefund);
+        Assert.Equal(25, afterTheGroupLeft);
     }
 
     /// <summary>3 per 10 seconds and 5 per minute.</summary>
