@@ -100,10 +100,10 @@ local function token_of(score, cost)
   return score .. ':' .. cost .. ' '
 end
 
--- Queues the entries of `list` (a WITHSCORES reply) from index `first` on: the queue, and whether
--- it is complete.
--- Complete when every entry from `first` on is queued and `more` says none follows.
-local function queue_of(zset, list, first, more)
+-- Queues the entries of `list` (a WITHSCORES reply of `entries`) from index `first` on: returns
+-- the queue, and whether it is complete: every entry from `first` on queued, and `more` saying
+-- that none follows.
+local function queue_of(entries, list, first, more)
   local n = (#list - first + 1) / 2
   local take = n
   if n > QUEUE_MAX then
@@ -113,7 +113,7 @@ local function queue_of(zset, list, first, more)
     if list[first + 2 * take + 1] == last then
       while take > 0 and list[first + 2 * take - 1] == last do take = take - 1 end
       if take == 0 then
-        local group = redis.call('ZRANGEBYSCORE', zset, last, last, 'WITHSCORES')
+        local group = redis.call('ZRANGEBYSCORE', entries, last, last, 'WITHSCORES')
         local parts = {}
         for i = 1, #group, 2 do
           local _, cost = parse(group[i])
@@ -143,10 +143,14 @@ end
 local function read_shorter(x, signature, count, used, queue, complete)
   if not x then return nil end
   if count == 2 then
-    local known, newest, total, full, queued = string.match(x, '^([^|]*)|(%d+)|(%d+),(%d),([^|]*)$')
-    if known ~= signature then return nil end
-    used[1], queue[1], complete[1] = tonumber(total), queued, full == '1'
-    return newest
+    -- Plain finds and one copy of the queue: a pattern would test its every character.
+    local signature_end = #signature + 1
+    if string.sub(x, 1, signature_end) ~= signature .. '|' then return nil end
+    local newest_end = string.find(x, '|', signature_end + 1, true)
+    local total_end = string.find(x, ',', newest_end + 1, true)
+    used[1], complete[1] = tonumber(string.sub(x, newest_end + 1, total_end - 1)), string.byte(x, total_end + 1) == 49
+    queue[1] = string.sub(x, total_end + 3)
+    return string.sub(x, signature_end + 1, newest_end - 1)
   end
   local known, newest, at = string.match(x, '^([^|]*)|(%d+)|()')
   if known ~= signature then return nil end
