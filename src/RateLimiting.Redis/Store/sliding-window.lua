@@ -240,12 +240,12 @@ local function decide(entries, totals, argv, at, count)
     end
     -- A partition's time never runs backwards (a failover to a master whose clock is behind),
     -- so that every entry is counted from its own score on.
-    if newest and tonumber(newest) > now then now, now_text = tonumber(newest), newest end
+    local newest_score = newest and tonumber(newest)
+    if newest_score and newest_score > now then now, now_text = newest_score, newest end
     if all then
       dirty = exists
       for i = 1, count - 1 do count_shorter(entries, all, i, now - windows[i], s_used, s_queue, s_complete) end
     else
-      local newest_score = tonumber(newest)
       for i = 1, count - 1 do
         local boundary = now - windows[i]
         if s_queue[i] ~= '' then
