@@ -76,7 +76,7 @@ internal sealed class PartitionSource
         return string.Concat(_tag, "#", Base64Url.EncodeToString(hash));
     }
 
-    private static (string Kind, string Argument) Split(string? spec)
+    internal static (string Kind, string Argument) Split(string? spec)
     {
         spec = spec?.Trim() ?? string.Empty;
         var colon = spec.IndexOf(':', StringComparison.Ordinal);

@@ -76,8 +76,16 @@ internal sealed class PolicyRateLimiter : RateLimiter
 
     private ValueTask<DecisionLease> DecideAsync(HttpContext context, CompiledPolicy policy, int permitCount, CancellationToken cancellationToken)
     {
-        var partition = policy.Primary.Read(context) ?? policy.Fallback?.Read(context) ?? NoPartition;
-        return _deciders.Get(policy.Name).DecideAsync(policy, partition, checked(permitCount * Cost(policy, context)), cancellationToken);
+        var decider = _deciders.Get(policy.Name);
+        var cost = checked(permitCount * Cost(policy, context));
+        var (index, action, applied) = policy.Resolve(context);
+        if (action != OverrideAction.Limits)
+        {
+            return ValueTask.FromResult(decider.Overridden(applied, action, index, cost));
+        }
+
+        var partition = applied.Primary.Read(context) ?? applied.Fallback?.Read(context) ?? NoPartition;
+        return decider.DecideAsync(applied, partition, cost, cancellationToken);
     }
 
     private async ValueTask RefundAsync(ReadOnlyMemory<DecisionLease> admitted)

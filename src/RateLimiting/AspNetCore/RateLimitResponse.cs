@@ -4,6 +4,7 @@ using System.Threading.RateLimiting;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Net.Http.Headers;
 using RateLimiting.Limiter;
+using RateLimiting.Store;
 
 namespace RateLimiting.AspNetCore;
 
@@ -28,9 +29,10 @@ internal static class RateLimitResponse
     public static void WriteHeaders(HttpResponse response, DecisionLease lease, bool refunded)
     {
         var policy = lease.Policy;
-        if (response.HasStarted || policy.Options.Shadow || lease.Source == RateLimitDecisionSource.FailOpen)
+        if (response.HasStarted || policy.Options.Shadow || lease.Source is RateLimitDecisionSource.FailOpen or RateLimitDecisionSource.Override)
         {
-            // Shadow policies must not change what clients see; fail-open knows no real numbers.
+            // Shadow policies must not change what clients see; fail-open knows no real numbers; an
+            // exempted or denied request has no quota.
             return;
         }
 
@@ -49,7 +51,9 @@ internal static class RateLimitResponse
     public static void WriteRejection(HttpContext context, DecisionLease lease, RejectionBodies bodies, CancellationToken cancellationToken)
     {
         var unavailable = lease.Source == RateLimitDecisionSource.FailClosed;
-        var status = unavailable ? StatusCodes.Status503ServiceUnavailable : lease.Policy.RejectionStatusCode;
+        var status = unavailable ? StatusCodes.Status503ServiceUnavailable
+            : lease.Decision.Reason == RateLimitRejectReason.Denied ? lease.Policy.DeniedStatusCode
+            : lease.Policy.RejectionStatusCode;
         var response = context.Response;
         response.StatusCode = status;
 

@@ -22,6 +22,8 @@ internal sealed class RejectionBodies
 
     private const string StoreUnavailableReason = "store_unavailable";
 
+    private const string DeniedReason = "denied";
+
     private readonly ConcurrentDictionary<(string Policy, int Status, string Reason, int Limit, bool RetryAfter), byte[]> _bodies = new();
 
     /// <param name="policy">The policy's name.</param>
@@ -34,6 +36,7 @@ internal sealed class RejectionBodies
     {
         var reasonName = unavailable ? StoreUnavailableReason
             : reason == RateLimitRejectReason.CostExceedsLimit ? CostExceedsLimitReason
+            : reason == RateLimitRejectReason.Denied ? DeniedReason
             : QuotaExceededReason;
         var key = (policy, status, reasonName, reasonName == CostExceedsLimitReason ? limit : 0, hasRetryAfter);
         if (_bodies.TryGetValue(key, out var body))
@@ -52,7 +55,9 @@ internal sealed class RejectionBodies
     private static byte[] Encode(string policy, int status, string reason, int limit, bool hasRetryAfter)
     {
         var unavailable = reason == StoreUnavailableReason;
+        var denied = reason == DeniedReason;
         var detail = unavailable ? $"Rate limiting is unavailable for policy '{policy}'; retry after the seconds in Retry-After."
+            : denied ? $"Policy '{policy}' denies this request."
             : reason == CostExceedsLimitReason ? $"This request costs more than policy '{policy}' admits per window ({limit}); it can never be admitted."
             : hasRetryAfter ? $"The quota of policy '{policy}' is exhausted; retry after the seconds in Retry-After."
             : $"The quota of policy '{policy}' is exhausted.";
@@ -60,8 +65,10 @@ internal sealed class RejectionBodies
         using (var json = new Utf8JsonWriter(buffer))
         {
             json.WriteStartObject();
-            json.WriteString("type", unavailable ? "https://tools.ietf.org/html/rfc9110#section-15.6.4" : "https://tools.ietf.org/html/rfc6585#section-4");
-            json.WriteString("title", unavailable ? "Service Unavailable" : "Too Many Requests");
+            json.WriteString("type", unavailable ? "https://tools.ietf.org/html/rfc9110#section-15.6.4"
+                : denied ? "https://tools.ietf.org/html/rfc9110#section-15.5.4"
+                : "https://tools.ietf.org/html/rfc6585#section-4");
+            json.WriteString("title", unavailable ? "Service Unavailable" : denied ? "Forbidden" : "Too Many Requests");
             json.WriteNumber("status", status);
             json.WriteString("detail", detail);
             json.WriteString("policy", policy);

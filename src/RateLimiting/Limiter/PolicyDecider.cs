@@ -126,6 +126,27 @@ internal sealed partial class PolicyDecider
     }
 
     /// <summary>
+    /// The lease of a request that override <paramref name="index"/> exempts or denies, with no
+    /// store call. A shadow policy admits what it would deny. The log names the override by its
+    /// index: its value may be a key.
+    /// </summary>
+    public DecisionLease Overridden(CompiledPolicy policy, OverrideAction action, int index, int cost)
+    {
+        var request = new RateLimitRequest(Name, string.Empty, policy.Limits, cost);
+        if (action == OverrideAction.Exempt)
+        {
+            _metrics?.Decided(Name, RateLimitingMetrics.Results.Exempt, failureMode: null);
+            return new DecisionLease(true, policy, request, default, RateLimitDecisionSource.Override);
+        }
+
+        Log.Denied(_logger, Name, index);
+        var shadow = policy.Options.Shadow;
+        _metrics?.Decided(Name, shadow ? RateLimitingMetrics.Results.Shadow : RateLimitingMetrics.Results.Denied, failureMode: null);
+        var denial = new RateLimitDecision(RateLimitRejectReason.Denied, 0, 0, TimeSpan.Zero, TimeSpan.Zero);
+        return new DecisionLease(shadow, policy, request, denial, RateLimitDecisionSource.Override);
+    }
+
+    /// <summary>
     /// Takes back what <paramref name="lease"/> recorded, because a later policy of a chain rejected
     /// the request. A refund that fails is counted as lost and logged; it never fails the request.
     /// </summary>
@@ -172,6 +193,9 @@ internal sealed partial class PolicyDecider
 
         [LoggerMessage(EventId = 3, EventName = "FailureModeLeft", Level = LogLevel.Information, Message = "Policy '{Policy}': the store decides again.")]
         public static partial void FailureModeLeft(ILogger logger, string policy);
+
+        [LoggerMessage(EventId = 5, EventName = "RequestDenied", Level = LogLevel.Debug, Message = "Policy '{Policy}': override {Override} denied a request.")]
+        public static partial void Denied(ILogger logger, string policy, int @override);
 
         [LoggerMessage(EventId = 4, EventName = "RefundLost", Level = LogLevel.Warning, Message = "Policy '{Policy}': an admission of a request that a later policy of its chain rejected could not be taken back; it counts until it leaves the window.")]
         public static partial void RefundLost(ILogger logger, string policy, Exception exception);

@@ -16,4 +16,7 @@ public enum RateLimitDecisionSource
 
     /// <summary>The store could not decide in time and this instance's in-memory window decided.</summary>
     LocalFallback = 3,
+
+    /// <summary>An override of the policy exempted or denied the request without asking the store.</summary>
+    Override = 4,
 }

@@ -78,6 +78,16 @@ internal sealed class CompiledChain
             yield return nameof(options.Limits);
         }
 
+        if (options.Overrides is not null)
+        {
+            yield return nameof(options.Overrides);
+        }
+
+        if (options.LimitSelector is not null)
+        {
+            yield return nameof(options.LimitSelector);
+        }
+
         if (options.PartitionBy is not null)
         {
             yield return nameof(options.PartitionBy);

@@ -1,17 +1,26 @@
+using System.Runtime.CompilerServices;
+using Microsoft.AspNetCore.Http;
 using RateLimiting.AspNetCore;
 using RateLimiting.Store;
 
 namespace RateLimiting.Policies;
 
 /// <summary>
-/// A policy's options with its partition sources parsed, as validated at start-up or reload: one
-/// snapshot of everything a request is decided and answered with. A request resolves it once, and
-/// its decision lease carries it to the headers and the rejection, so a reload in between never
-/// mixes two configurations in one response.
+/// A policy's options with its partition sources and overrides parsed, as validated at start-up or
+/// reload: one snapshot of everything a request is decided and answered with. A request resolves
+/// it once, and its decision lease carries it to the headers and the rejection, so a reload in
+/// between never mixes two configurations in one response. An override's windows make a policy
+/// of their own (<see cref="Resolve"/>), equal to this one in everything else: the same name, so
+/// the same store keys, and so a partition keeps its window when its limits change.
 /// </summary>
 internal sealed class CompiledPolicy
 {
-    private CompiledPolicy(string name, SlidingWindowPolicyOptions options, RateLimitWindow[] limits, PartitionSource primary, PartitionSource? fallback, int rejectionStatusCode)
+    private readonly (OverrideCondition When, OverrideAction Action, CompiledPolicy Applied)[] _overrides;
+
+    /// <summary>The limit selector's windows, compiled once per list it returns.</summary>
+    private readonly ConditionalWeakTable<IReadOnlyList<RateLimitWindow>, CompiledPolicy> _selected = [];
+
+    private CompiledPolicy(string name, SlidingWindowPolicyOptions options, RateLimitWindow[] limits, PartitionSource primary, PartitionSource? fallback, int rejectionStatusCode, int deniedStatusCode, CompiledOverride[] overrides)
     {
         Name = name;
         Options = options;
@@ -20,14 +29,16 @@ internal sealed class CompiledPolicy
         Primary = primary;
         Fallback = fallback;
         RejectionStatusCode = rejectionStatusCode;
+        DeniedStatusCode = deniedStatusCode;
         PolicyHeaderValue = RateLimitHeaderValues.Policy(ItemNames, limits);
+        _overrides = [.. overrides.Select(o => (o.When, o.Action, o.Windows is { } windows ? WithLimits(windows) : this))];
     }
 
     public string Name { get; }
 
     public SlidingWindowPolicyOptions Options { get; }
 
-    /// <summary>The windows, shortest first: one, or those of <see cref="SlidingWindowPolicyOptions.Limits"/>.</summary>
+    /// <summary>The windows, shortest first: one, or those of <see cref="SlidingWindowPolicyOptions.Limits"/>, or an override's.</summary>
     public RateLimitWindow[] Limits { get; }
 
     /// <summary>Each window's name in the headers (<see cref="PolicyWindows.ItemNames"/>).</summary>
@@ -40,11 +51,14 @@ internal sealed class CompiledPolicy
     /// <summary>The status code of a rejection for exceeding the quota (<see cref="RateLimitingOptions.RejectionStatusCode"/> of the same snapshot).</summary>
     public int RejectionStatusCode { get; }
 
+    /// <summary>The status code of a request an override denies (<see cref="RateLimitingOptions.DeniedStatusCode"/> of the same snapshot).</summary>
+    public int DeniedStatusCode { get; }
+
     /// <summary>The <c>RateLimit-Policy</c> header value, computed once per (re)load.</summary>
     public string PolicyHeaderValue { get; }
 
     /// <summary>Compiles one policy, adding every problem to <paramref name="errors"/> under its configuration key.</summary>
-    public static CompiledPolicy? TryCompile(string name, SlidingWindowPolicyOptions? options, int rejectionStatusCode, string keyPrefix, List<string> errors)
+    public static CompiledPolicy? TryCompile(string name, SlidingWindowPolicyOptions? options, RateLimitingOptions section, string keyPrefix, List<string> errors)
     {
         var key = $"{keyPrefix}:Policies:{name}";
         var before = errors.Count;
@@ -82,6 +96,46 @@ internal sealed class CompiledPolicy
             errors.Add($"{key}:FallbackPartitionBy: {fallbackError}.");
         }
 
-        return errors.Count == before ? new CompiledPolicy(name, options, limits!, primary!, fallback, rejectionStatusCode) : null;
+        var overrides = new CompiledOverride[options.Overrides?.Count ?? 0];
+        for (var i = 0; i < overrides.Length; i++)
+        {
+            overrides[i] = CompiledOverride.TryCompile(options, i, key, errors)!;
+        }
+
+        return errors.Count == before
+            ? new CompiledPolicy(name, options, limits!, primary!, fallback, section.RejectionStatusCode, section.DeniedStatusCode, overrides)
+            : null;
+    }
+
+    /// <summary>
+    /// What applies to this request: the first matching override (its index, its action and, for
+    /// other limits, the policy with its windows), else the limit selector's windows, else this policy.
+    /// </summary>
+    public (int Override, OverrideAction Action, CompiledPolicy Policy) Resolve(HttpContext context)
+    {
+        for (var i = 0; i < _overrides.Length; i++)
+        {
+            var (when, action, applied) = _overrides[i];
+            if (when.Matches(context))
+            {
+                return (i, action, applied);
+            }
+        }
+
+        return Options.LimitSelector?.Invoke(context) is { } windows
+            ? (-1, OverrideAction.Limits, _selected.GetValue(windows, Selected))
+            : (-1, OverrideAction.Limits, this);
+    }
+
+    private CompiledPolicy WithLimits(RateLimitWindow[] limits)
+        => new(Name, Options, limits, Primary, Fallback, RejectionStatusCode, DeniedStatusCode, []);
+
+    private CompiledPolicy Selected(IReadOnlyList<RateLimitWindow> windows)
+    {
+        var errors = new List<string>();
+        var limits = PolicyWindows.TryCompile(0, TimeSpan.Zero, [.. windows.Select(w => new SlidingWindowLimitOptions { PermitLimit = w.PermitLimit, Window = w.Window })], $"{Name}:LimitSelector", errors);
+        return limits is not null && errors.Count == 0
+            ? WithLimits(limits)
+            : throw new InvalidOperationException($"The LimitSelector of rate-limit policy '{Name}' returned windows that are not valid: {string.Join(" ", errors)}");
     }
 }

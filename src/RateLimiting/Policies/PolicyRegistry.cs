@@ -59,7 +59,7 @@ internal sealed partial class PolicyRegistry : IDisposable
                     chains.Add(name, chain);
                 }
             }
-            else if (CompiledPolicy.TryCompile(name, policyOptions, options.RejectionStatusCode, SectionName, errors) is { } compiled)
+            else if (CompiledPolicy.TryCompile(name, policyOptions, options, SectionName, errors) is { } compiled)
             {
                 policies.Add(name, compiled);
             }
@@ -68,6 +68,11 @@ internal sealed partial class PolicyRegistry : IDisposable
         if (options.RejectionStatusCode is < 400 or > 599)
         {
             errors.Add($"{SectionName}:RejectionStatusCode must be between 400 and 599 (was {options.RejectionStatusCode}).");
+        }
+
+        if (options.DeniedStatusCode is < 400 or > 599)
+        {
+            errors.Add($"{SectionName}:DeniedStatusCode must be between 400 and 599 (was {options.DeniedStatusCode}).");
         }
 
         return errors.Count == 0 ? new Snapshot(options, policies, chains) : null;

@@ -17,15 +17,19 @@ internal static class PolicyWindows
     /// <param name="key">The policy's configuration key, for example <c>RateLimiting:Policies:tiered</c>.</param>
     /// <param name="errors">Where problems go.</param>
     public static RateLimitWindow[]? TryCompile(SlidingWindowPolicyOptions options, string key, List<string> errors)
+        => TryCompile(options.PermitLimit, options.Window, options.Limits, key, errors);
+
+    /// <summary>The windows of a one-window form or of <paramref name="limits"/> (a setting of the one-window form beside them is an error), as <see cref="TryCompile(SlidingWindowPolicyOptions, string, List{string})"/>.</summary>
+    public static RateLimitWindow[]? TryCompile(int permitLimit, TimeSpan window, List<SlidingWindowLimitOptions>? limits, string key, List<string> errors)
     {
-        if (options.Limits is not { } limits)
+        if (limits is null)
         {
-            var valid = CheckWindow(options.PermitLimit, options.Window, key, errors);
-            return valid ? [new RateLimitWindow(options.PermitLimit, options.Window)] : null;
+            var valid = CheckWindow(permitLimit, window, key, errors);
+            return valid ? [new RateLimitWindow(permitLimit, window)] : null;
         }
 
         var before = errors.Count;
-        string[] oneWindowForm = [.. OneWindowKeys(options, key)];
+        string[] oneWindowForm = [.. OneWindowKeys(permitLimit, window, key)];
         if (oneWindowForm.Length > 0)
         {
             errors.Add($"{string.Join(" and ", oneWindowForm)} cannot be set with {key}:Limits: give every window in {key}:Limits.");
@@ -93,14 +97,14 @@ internal static class PolicyWindows
         return count.ToString(CultureInfo.InvariantCulture) + unit;
     }
 
-    private static IEnumerable<string> OneWindowKeys(SlidingWindowPolicyOptions options, string key)
+    private static IEnumerable<string> OneWindowKeys(int permitLimit, TimeSpan window, string key)
     {
-        if (options.PermitLimit != 0)
+        if (permitLimit != 0)
         {
             yield return $"{key}:PermitLimit";
         }
 
-        if (options.Window != TimeSpan.Zero)
+        if (window != TimeSpan.Zero)
         {
             yield return $"{key}:Window";
         }

@@ -15,6 +15,10 @@ public class RateLimitingOptions
     /// <value>The default value is 429 (Too Many Requests). Between 400 and 599.</value>
     public int RejectionStatusCode { get; set; } = 429;
 
+    /// <summary>Gets or sets the status code of a request that an override with <see cref="RateLimitOverrideOptions.Deny"/> refuses.</summary>
+    /// <value>The default value is 403 (Forbidden). Between 400 and 599.</value>
+    public int DeniedStatusCode { get; set; } = 403;
+
     /// <summary>
     /// Gets or sets a value indicating whether a partition rejected with a Retry-After is rejected
     /// again in this instance, without a store call, until then. It never rejects what the store

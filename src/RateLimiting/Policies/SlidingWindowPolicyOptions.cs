@@ -1,5 +1,6 @@
 using Microsoft.AspNetCore.Http;
 using RateLimiting.AspNetCore;
+using RateLimiting.Store;
 
 namespace RateLimiting.Policies;
 
@@ -21,6 +22,26 @@ public sealed class SlidingWindowPolicyOptions
     /// </summary>
     /// <value>The default value is <see langword="null"/>: the one-window form.</value>
     public List<SlidingWindowLimitOptions>? Limits { get; set; }
+
+    /// <summary>
+    /// Gets or sets the overrides of this policy's limits for some requests, tried in order: the
+    /// first whose <see cref="RateLimitOverrideOptions.When"/> matches gives the request other
+    /// limits, exempts it or denies it. A partition keeps its window when its limits change (an
+    /// upgraded client keeps what it has used and gains the new headroom).
+    /// </summary>
+    /// <value>The default value is <see langword="null"/>: no override.</value>
+    public List<RateLimitOverrideOptions>? Overrides { get; set; }
+
+    /// <summary>
+    /// Gets or sets a selector of a request's windows, set in code, for requests that no override
+    /// matches, for example a plan's quota read from a database. It runs for every such request, so
+    /// it must answer from memory: cache its lookups (per key, with an expiry) and return the same
+    /// list instance for the same windows, which is then validated once. Return
+    /// <see langword="null"/> for the policy's own windows. The windows must be valid as
+    /// <see cref="Limits"/> are, shortest first; invalid ones throw.
+    /// </summary>
+    /// <value>The default value is <see langword="null"/>.</value>
+    public Func<HttpContext, IReadOnlyList<RateLimitWindow>?>? LimitSelector { get; set; }
 
     /// <summary>
     /// Gets or sets the names of other policies that this one applies in order, for example a

@@ -11,4 +11,7 @@ public enum RateLimitRejectReason
 
     /// <summary>The request costs more than the permit limit and can never fit; there is no retry time.</summary>
     CostExceedsLimit = 2,
+
+    /// <summary>An override of the policy denies the request (<see cref="Policies.RateLimitOverrideOptions.Deny"/>); no store was asked.</summary>
+    Denied = 3,
 }

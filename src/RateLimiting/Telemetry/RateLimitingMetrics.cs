@@ -27,6 +27,8 @@ internal sealed class RateLimitingMetrics
         public const string Rejected = "rejected";
         public const string Fallback = "fallback";
         public const string Shadow = "shadow";
+        public const string Exempt = "exempt";
+        public const string Denied = "denied";
     }
 
     /// <summary>The values of <see cref="OutcomeTag"/>.</summary>

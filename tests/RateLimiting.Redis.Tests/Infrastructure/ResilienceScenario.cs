@@ -38,7 +38,7 @@ internal sealed class ResilienceScenario : IAsyncDisposable
         Store = new RedisRateLimitStore(Connection, storeOptions);
         CountingStore = new CountingStore(Store);
         var errors = new List<string>();
-        var compiled = CompiledPolicy.TryCompile(Policy, policyOptions, rejectionStatusCode: 429, PolicyRegistry.SectionName, errors)
+        var compiled = CompiledPolicy.TryCompile(Policy, policyOptions, new RateLimitingOptions(), PolicyRegistry.SectionName, errors)
             ?? throw new ArgumentException(string.Join(" ", errors), nameof(policyOptions));
         Decider = new ScenarioDecider(new PolicyDecider(Policy, CountingStore, _fallback, overLimitCache: null, metrics: null, NullLogger.Instance), compiled);
     }

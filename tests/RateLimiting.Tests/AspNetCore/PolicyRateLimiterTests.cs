@@ -18,7 +18,7 @@ using RateLimiting.Tests.Limiter;
 namespace RateLimiting.Tests.AspNetCore;
 
 /// <summary>The policy and its limiter as ASP.NET Core's middleware drives them, one request at a time.</summary>
-public sealed class PolicyRateLimiterTests : IDisposable
+public sealed partial class PolicyRateLimiterTests : IDisposable
 {
     private readonly ScriptedStore _store = new();
     private readonly InMemoryRateLimitStore _fallback = new();

@@ -8,7 +8,7 @@ internal static class TestPolicies
     public static CompiledPolicy Compile(SlidingWindowPolicyOptions options, string name = "p", int rejectionStatusCode = 429)
     {
         var errors = new List<string>();
-        return CompiledPolicy.TryCompile(name, options, rejectionStatusCode, PolicyRegistry.SectionName, errors)
+        return CompiledPolicy.TryCompile(name, options, new RateLimitingOptions { RejectionStatusCode = rejectionStatusCode }, PolicyRegistry.SectionName, errors)
             ?? throw new ArgumentException(string.Join(" ", errors), nameof(options));
     }
 }

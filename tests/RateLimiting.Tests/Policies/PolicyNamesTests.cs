@@ -25,7 +25,7 @@ public sealed class PolicyNamesTests
     {
         var errors = new List<string>();
 
-        CompiledPolicy.TryCompile("has space", new SlidingWindowPolicyOptions { PermitLimit = 1, Window = TimeSpan.FromMinutes(1), PartitionBy = "Global" }, 429, PolicyRegistry.SectionName, errors);
+        CompiledPolicy.TryCompile("has space", new SlidingWindowPolicyOptions { PermitLimit = 1, Window = TimeSpan.FromMinutes(1), PartitionBy = "Global" }, new RateLimitingOptions(), PolicyRegistry.SectionName, errors);
 
         Assert.Equal(["RateLimiting:Policies:has space: a policy name is " + PolicyNames.Rule + "."], errors);
     }
