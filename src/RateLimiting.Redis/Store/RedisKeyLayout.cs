@@ -6,8 +6,8 @@ using RateLimiting.Policies;
 namespace RateLimiting.Redis.Store;
 
 /// <summary>
-/// Names the two keys of a (policy, partition) window: <c>{prefix}:{{policy}:{digest}}:e</c> and
-/// <c>…:t</c>. Both share one hash tag, so the script always runs on one slot. The partition value
+/// Names the keys of a (policy, partition) window: <c>{prefix}:{{policy}:{digest}}:e</c>,
+/// <c>…:t</c>, and <c>…:b</c> for its block state when its policy blocks. All share one hash tag, so the script always runs on one slot. The partition value
 /// is user input (API keys, IPs, claims): it is never written raw, only as a SHA-256 digest of its
 /// UTF-16 code units, which keeps braces out of the tag, bounds the key length, keeps secrets out of
 /// Redis and, unlike UTF-8, is lossless for lone surrogates.
@@ -53,6 +53,9 @@ internal sealed class RedisKeyLayout
         key[^1] = 't';
         return (entries, new string(key));
     }
+
+    /// <summary>The block state's key, beside <paramref name="totals"/>.</summary>
+    public static string BlockOf(string totals) => string.Concat(totals.AsSpan(0, totals.Length - 1), "b");
 
     private static void Append(Span<char> span, ref int at, string value)
     {

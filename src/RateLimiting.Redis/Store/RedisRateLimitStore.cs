@@ -66,7 +66,7 @@ public sealed class RedisRateLimitStore : IRateLimitStore, IAsyncDisposable
     {
         request.Validate();
         var now = _clock is null ? 0 : _clock.GetCurrentInstant().ToUnixTimeTicks() / TimeSpan.TicksPerMicrosecond;
-        var reply = await EvaluateAsync(_script, request, now, cancellationToken).ConfigureAwait(false);
+        var reply = await EvaluateAsync(_script, request, now, request.Block, cancellationToken).ConfigureAwait(false);
         var window = (int)reply[1];
         var limit = request.Limits[window].PermitLimit;
         return new RateLimitDecision(
@@ -84,28 +84,42 @@ public sealed class RedisRateLimitStore : IRateLimitStore, IAsyncDisposable
     {
         request.Validate();
         ArgumentOutOfRangeException.ThrowIfLessThan(admission, 1);
-        await EvaluateAsync(SlidingWindowScripts.Refund, request, admission, cancellationToken).ConfigureAwait(false);
+        await EvaluateAsync(SlidingWindowScripts.Refund, request, admission, block: null, cancellationToken).ConfigureAwait(false);
     }
 
     /// <inheritdoc />
     public ValueTask DisposeAsync() => _ownsConnection ? _connection.DisposeAsync() : ValueTask.CompletedTask;
 
-    /// <summary>Runs <paramref name="script"/> on the request's keys with <paramref name="first"/>, its cost and its windows as arguments.</summary>
-    private ValueTask<long[]> EvaluateAsync(BatchableScript script, in RateLimitRequest request, long first, CancellationToken cancellationToken)
+    /// <summary>
+    /// Runs <paramref name="script"/> on the request's keys with <paramref name="first"/>, its cost
+    /// and its windows as arguments, and with <paramref name="block"/>, its block state's key and
+    /// the block's three arguments.
+    /// </summary>
+    private ValueTask<long[]> EvaluateAsync(BatchableScript script, in RateLimitRequest request, long first, RateLimitBlock? block, CancellationToken cancellationToken)
     {
         var (entries, totals) = _keys.For(request.Policy, request.Partition);
         var limits = request.Limits;
-        Span<long> args = stackalloc long[2 + (2 * limits.Count)];
+        Span<long> args = stackalloc long[2 + (2 * limits.Count) + (block is null ? 0 : 3)];
         args[0] = first;
         args[1] = request.Cost;
         for (var i = 0; i < limits.Count; i++)
         {
             args[2 + (2 * i)] = limits[i].PermitLimit;
-            args[3 + (2 * i)] = limits[i].Window.Ticks / TimeSpan.TicksPerMicrosecond;
+            args[3 + (2 * i)] = Microseconds(limits[i].Window);
         }
 
-        return _connection.EvaluateAsync(script, [entries, totals], args, cancellationToken);
+        if (block is not { } penalty)
+        {
+            return _connection.EvaluateAsync(script, [entries, totals], args, cancellationToken);
+        }
+
+        args[^3] = penalty.AfterRejections;
+        args[^2] = Microseconds(penalty.Within);
+        args[^1] = Microseconds(penalty.Duration);
+        return _connection.EvaluateAsync(script, [entries, totals, RedisKeyLayout.BlockOf(totals)], args, cancellationToken);
     }
+
+    private static long Microseconds(TimeSpan span) => span.Ticks / TimeSpan.TicksPerMicrosecond;
 
     private static RedisConnection CreateConnection(RedisStoreOptions options, ILoggerFactory? loggerFactory)
     {

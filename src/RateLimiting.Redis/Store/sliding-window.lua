@@ -426,6 +426,41 @@ local function decide(entries, totals, argv, at, count)
   return report(1, retry_after, 0)
 end
 
+-- decide, for a policy that blocks a partition rejected too often. `block` is its third key (same
+-- hash tag), a string with a TTL: "B<until>" while the partition is blocked, else the scores of its
+-- recent rejections for exceeding the quota, "<score> <score> ...". Arguments after the windows:
+-- rejections that start a block, within how long (microseconds), and the block's length
+-- (microseconds). While blocked, a request is rejected with reason 3, the reported window's cost
+-- used equal to its limit, and retry after (and reset after) the block's remaining time; the
+-- rejection that starts the block answers so too.
+local function decide_blocking(entries, totals, block, argv, at, count)
+  local b = at + 2 + 2 * count
+  local after, within, duration = tonumber(argv[b]), tonumber(argv[b + 1]), tonumber(argv[b + 2])
+  local now_text = now_of(argv[at])
+  local now = tonumber(now_text)
+  local state = redis.call('GET', block)
+  local blocked = state and string.byte(state, 1) == 66
+  if blocked then
+    local left = tonumber(string.sub(state, 2)) - now
+    if left > 0 then return { 3, count - 1, tonumber(argv[at + 2 * count]), left, left, 0 } end
+  end
+  local verdict = decide(entries, totals, argv, at, count)
+  if verdict[1] ~= 1 then return verdict end
+  local recent = { now_text }
+  if state and not blocked then
+    for score in string.gmatch(state, '%d+') do
+      if tonumber(score) > now - within then recent[#recent + 1] = score end
+    end
+  end
+  if #recent >= after then
+    redis.call('SET', block, 'B' .. string.format('%d', now + duration), 'PX', math.ceil(duration / 1000))
+    verdict[1], verdict[3], verdict[4], verdict[5] = 3, tonumber(argv[at + 2 * verdict[2] + 2]), duration, duration
+  else
+    redis.call('SET', block, table.concat(recent, ' '), 'PX', math.ceil(within / 1000))
+  end
+  return verdict
+end
+
 -- Takes one admission back: its entry leaves the window, and every total counting it drops it.
 -- Arguments, from argv[at]: the admission's sequence number, its cost, then the windows as for
 -- decide. Returns 1 when it was taken back, 0 when it had left the window already.

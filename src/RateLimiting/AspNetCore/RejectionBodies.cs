@@ -24,6 +24,8 @@ internal sealed class RejectionBodies
 
     private const string DeniedReason = "denied";
 
+    private const string BlockedReason = "blocked";
+
     private readonly ConcurrentDictionary<(string Policy, int Status, string Reason, int Limit, bool RetryAfter), byte[]> _bodies = new();
 
     /// <param name="policy">The policy's name.</param>
@@ -37,6 +39,7 @@ internal sealed class RejectionBodies
         var reasonName = unavailable ? StoreUnavailableReason
             : reason == RateLimitRejectReason.CostExceedsLimit ? CostExceedsLimitReason
             : reason == RateLimitRejectReason.Denied ? DeniedReason
+            : reason == RateLimitRejectReason.Blocked ? BlockedReason
             : QuotaExceededReason;
         var key = (policy, status, reasonName, reasonName == CostExceedsLimitReason ? limit : 0, hasRetryAfter);
         if (_bodies.TryGetValue(key, out var body))
@@ -58,6 +61,7 @@ internal sealed class RejectionBodies
         var denied = reason == DeniedReason;
         var detail = unavailable ? $"Rate limiting is unavailable for policy '{policy}'; retry after the seconds in Retry-After."
             : denied ? $"Policy '{policy}' denies this request."
+            : reason == BlockedReason ? $"Policy '{policy}' blocks this client for repeated rejections; retry after the seconds in Retry-After."
             : reason == CostExceedsLimitReason ? $"This request costs more than policy '{policy}' admits per window ({limit}); it can never be admitted."
             : hasRetryAfter ? $"The quota of policy '{policy}' is exhausted; retry after the seconds in Retry-After."
             : $"The quota of policy '{policy}' is exhausted.";

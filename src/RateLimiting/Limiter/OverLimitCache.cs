@@ -12,7 +12,8 @@ namespace RateLimiting.Limiter;
 /// has room); and it never rejects beyond it, because the time is counted from before the store
 /// was asked. Changed limits or windows drop the entry, and so does a refund in this instance, the
 /// one way an entry leaves early (a refund by another instance's chain can free room sooner, which
-/// this instance then sees at the Retry-After at the latest).
+/// this instance then sees at the Retry-After at the latest). It remembers a block the same way:
+/// a blocked partition is rejected, whatever the cost, until the block's end as the store told it.
 /// </summary>
 internal sealed class OverLimitCache
 {
@@ -43,7 +44,7 @@ internal sealed class OverLimitCache
 
         var retryAfter = Stopwatch.GetElapsedTime(now, entry.Until);
         var reported = entry.Decision;
-        decision = new RateLimitDecision(RateLimitRejectReason.QuotaExceeded, reported.Limit, reported.Remaining, retryAfter, retryAfter, reported.WindowIndex);
+        decision = new RateLimitDecision(reported.Reason, reported.Limit, reported.Remaining, retryAfter, retryAfter, reported.WindowIndex);
         return true;
     }
 

@@ -58,11 +58,11 @@ internal sealed partial class PolicyDecider
         var options = policy.Options;
         if (!options.Shadow && _overLimitCache is not null && _overLimitCache.TryReject(partition, cost, policy.Limits, out var cached))
         {
-            _metrics?.Decided(Name, RateLimitingMetrics.Results.Rejected, failureMode: null);
-            return new DecisionLease(false, policy, new RateLimitRequest(Name, partition, policy.Limits, cost), cached, RateLimitDecisionSource.Store);
+            _metrics?.Decided(Name, ResultName(cached, RateLimitDecisionSource.Store, shadow: false), failureMode: null);
+            return new DecisionLease(false, policy, new RateLimitRequest(Name, partition, policy.Limits, cost) { Block = policy.Block }, cached, RateLimitDecisionSource.Store);
         }
 
-        var request = new RateLimitRequest(Name, partition, policy.Limits, cost);
+        var request = new RateLimitRequest(Name, partition, policy.Limits, cost) { Block = policy.Block };
         var askedAt = Stopwatch.GetTimestamp();
         RateLimitDecision decision;
         var source = RateLimitDecisionSource.Store;
@@ -115,9 +115,12 @@ internal sealed partial class PolicyDecider
             }
         }
 
-        if (source == RateLimitDecisionSource.Store && decision.Reason == RateLimitRejectReason.QuotaExceeded && !options.Shadow)
+        // A policy that blocks must count every rejection in the store, so its over-limit cache
+        // serves only blocks.
+        if (source == RateLimitDecisionSource.Store && !options.Shadow
+            && (decision.Reason == RateLimitRejectReason.Blocked || (decision.Reason == RateLimitRejectReason.QuotaExceeded && policy.Block is null)))
         {
-            _overLimitCache?.Remember(partition, cost, askedAt, policy.Limits, decision);
+            _overLimitCache?.Remember(partition, decision.Reason == RateLimitRejectReason.Blocked ? 1 : cost, askedAt, policy.Limits, decision);
         }
 
         var acquired = decision.IsAllowed || options.Shadow;
@@ -181,6 +184,7 @@ internal sealed partial class PolicyDecider
         => source != RateLimitDecisionSource.Store ? RateLimitingMetrics.Results.Fallback
         : decision.IsAllowed ? RateLimitingMetrics.Results.Acquired
         : shadow ? RateLimitingMetrics.Results.Shadow
+        : decision.Reason == RateLimitRejectReason.Blocked ? RateLimitingMetrics.Results.Blocked
         : RateLimitingMetrics.Results.Rejected;
 
     private static partial class Log

@@ -78,6 +78,11 @@ internal sealed class CompiledChain
             yield return nameof(options.Limits);
         }
 
+        if (options.Block is not null)
+        {
+            yield return nameof(options.Block);
+        }
+
         if (options.Overrides is not null)
         {
             yield return nameof(options.Overrides);

@@ -20,11 +20,12 @@ internal sealed class CompiledPolicy
     /// <summary>The limit selector's windows, compiled once per list it returns.</summary>
     private readonly ConditionalWeakTable<IReadOnlyList<RateLimitWindow>, CompiledPolicy> _selected = [];
 
-    private CompiledPolicy(string name, SlidingWindowPolicyOptions options, RateLimitWindow[] limits, PartitionSource primary, PartitionSource? fallback, int rejectionStatusCode, int deniedStatusCode, CompiledOverride[] overrides)
+    private CompiledPolicy(string name, SlidingWindowPolicyOptions options, RateLimitWindow[] limits, RateLimitBlock? block, PartitionSource primary, PartitionSource? fallback, int rejectionStatusCode, int deniedStatusCode, CompiledOverride[] overrides)
     {
         Name = name;
         Options = options;
         Limits = limits;
+        Block = block;
         ItemNames = PolicyWindows.ItemNames(name, limits);
         Primary = primary;
         Fallback = fallback;
@@ -40,6 +41,9 @@ internal sealed class CompiledPolicy
 
     /// <summary>The windows, shortest first: one, or those of <see cref="SlidingWindowPolicyOptions.Limits"/>, or an override's.</summary>
     public RateLimitWindow[] Limits { get; }
+
+    /// <summary>The penalty of <see cref="SlidingWindowPolicyOptions.Block"/>, whatever the windows; none when null.</summary>
+    public RateLimitBlock? Block { get; }
 
     /// <summary>Each window's name in the headers (<see cref="PolicyWindows.ItemNames"/>).</summary>
     public string[] ItemNames { get; }
@@ -96,6 +100,7 @@ internal sealed class CompiledPolicy
             errors.Add($"{key}:FallbackPartitionBy: {fallbackError}.");
         }
 
+        var block = TryCompileBlock(options.Block, key, errors);
         var overrides = new CompiledOverride[options.Overrides?.Count ?? 0];
         for (var i = 0; i < overrides.Length; i++)
         {
@@ -103,7 +108,7 @@ internal sealed class CompiledPolicy
         }
 
         return errors.Count == before
-            ? new CompiledPolicy(name, options, limits!, primary!, fallback, section.RejectionStatusCode, section.DeniedStatusCode, overrides)
+            ? new CompiledPolicy(name, options, limits!, block, primary!, fallback, section.RejectionStatusCode, section.DeniedStatusCode, overrides)
             : null;
     }
 
@@ -128,7 +133,31 @@ internal sealed class CompiledPolicy
     }
 
     private CompiledPolicy WithLimits(RateLimitWindow[] limits)
-        => new(Name, Options, limits, Primary, Fallback, RejectionStatusCode, DeniedStatusCode, []);
+        => new(Name, Options, limits, Block, Primary, Fallback, RejectionStatusCode, DeniedStatusCode, []);
+
+    private static RateLimitBlock? TryCompileBlock(SlidingWindowBlockOptions? options, string key, List<string> errors)
+    {
+        if (options is null)
+        {
+            return null;
+        }
+
+        var before = errors.Count;
+        if (options.AfterRejections < 1)
+        {
+            errors.Add($"{key}:Block:AfterRejections must be at least 1 (was {options.AfterRejections}).");
+        }
+
+        foreach (var (setting, span) in new[] { ("Within", options.Within), ("For", options.For) })
+        {
+            if (span < TimeSpan.FromMilliseconds(1) || span > TimeSpan.FromDays(365))
+            {
+                errors.Add($"{key}:Block:{setting} must be between 1 millisecond and 365 days (was {span}).");
+            }
+        }
+
+        return errors.Count == before ? new RateLimitBlock(options.AfterRejections, options.Within, options.For) : null;
+    }
 
     private CompiledPolicy Selected(IReadOnlyList<RateLimitWindow> windows)
     {

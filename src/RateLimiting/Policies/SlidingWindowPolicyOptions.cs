@@ -33,6 +33,13 @@ public sealed class SlidingWindowPolicyOptions
     public List<RateLimitOverrideOptions>? Overrides { get; set; }
 
     /// <summary>
+    /// Gets or sets a penalty for partitions rejected again and again: blocked for a while, on
+    /// every instance, decided in the same store call as the quota.
+    /// </summary>
+    /// <value>The default value is <see langword="null"/>: no block.</value>
+    public SlidingWindowBlockOptions? Block { get; set; }
+
+    /// <summary>
     /// Gets or sets a selector of a request's windows, set in code, for requests that no override
     /// matches, for example a plan's quota read from a database. It runs for every such request, so
     /// it must answer from memory: cache its lookups (per key, with an expiry) and return the same

@@ -39,6 +39,9 @@ public readonly record struct RateLimitRequest
     /// <summary>Gets the cost of this request; 0 asks for the current state and records nothing.</summary>
     public int Cost { get; }
 
+    /// <summary>Gets the penalty for a partition rejected too often, decided with the quota; none when null. Stores that cannot block ignore it.</summary>
+    public RateLimitBlock? Block { get; init; }
+
     internal void Validate()
     {
         ArgumentNullException.ThrowIfNull(Policy);
@@ -57,6 +60,13 @@ public readonly record struct RateLimitRequest
             }
 
             shorter = window;
+        }
+
+        if (Block is { } block)
+        {
+            ArgumentOutOfRangeException.ThrowIfLessThan(block.AfterRejections, 1);
+            ArgumentOutOfRangeException.ThrowIfLessThan(block.Within, TimeSpan.FromMilliseconds(1));
+            ArgumentOutOfRangeException.ThrowIfLessThan(block.Duration, TimeSpan.FromMilliseconds(1));
         }
     }
 }

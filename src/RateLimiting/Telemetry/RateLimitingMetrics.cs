@@ -29,6 +29,7 @@ internal sealed class RateLimitingMetrics
         public const string Shadow = "shadow";
         public const string Exempt = "exempt";
         public const string Denied = "denied";
+        public const string Blocked = "blocked";
     }
 
     /// <summary>The values of <see cref="OutcomeTag"/>.</summary>

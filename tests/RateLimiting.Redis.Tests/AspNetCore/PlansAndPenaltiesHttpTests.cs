@@ -10,16 +10,16 @@ using RateLimiting.Store;
 
 namespace RateLimiting.Redis.Tests.AspNetCore;
 
-/// <summary>Plans, exemptions and denials over real HTTP on the test cluster: the sample's <c>pro</c> plan, and a policy of every kind of override.</summary>
+/// <summary>Plans, exemptions, denials and penalty blocks over real HTTP on the test cluster: the sample's <c>pro</c> plan, a policy of every kind of override, and one that blocks.</summary>
 [Collection(RedisClusterCollection.Name)]
-public sealed class PolicyOverridesHttpTests
+public sealed class PlansAndPenaltiesHttpTests
 {
     private const string PerClient = "RateLimiting:Policies:per-client";
     private const string Limited = "RateLimiting:Policies:limited";
 
     private readonly RedisClusterFixture _cluster;
 
-    public PolicyOverridesHttpTests(RedisClusterFixture cluster) => _cluster = cluster;
+    public PlansAndPenaltiesHttpTests(RedisClusterFixture cluster) => _cluster = cluster;
 
     [Fact]
     public async Task Hello_ClientUpgradedToProMidWindow_KeepsWhatItUsedAndGainsTheNewHeadroom()
@@ -137,6 +137,44 @@ public sealed class PolicyOverridesHttpTests
         }
     }
 
+    [Fact]
+    public async Task Limited_ThirdRejection_BlocksWithRetryAfterAndTheOverLimitCacheServesTheBlock()
+    {
+        var settings = TestApp.Policy("limited", 1, "Header:X-Api-Key");
+        settings[$"{Limited}:Block:AfterRejections"] = "3";
+        settings[$"{Limited}:Block:Within"] = "00:10:00";
+        settings[$"{Limited}:Block:For"] = "02:00:00";
+        var (app, store) = await StartAsync(settings);
+        await using (app)
+        {
+            var responses = new List<HttpResponseMessage>();
+            for (var i = 0; i < 6; i++)
+            {
+                responses.Add(await SendAsync(app, ("X-Api-Key", "abuser")));
+            }
+
+            using var other = await SendAsync(app, ("X-Api-Key", "polite"));
+
+            Assert.Equal([HttpStatusCode.OK, .. Enumerable.Repeat(HttpStatusCode.TooManyRequests, 5)], responses.Select(r => r.StatusCode));
+            var reasons = new List<string?>();
+            foreach (var rejected in responses.Skip(1))
+            {
+                using var body = JsonDocument.Parse(await rejected.Content.ReadAsStringAsync());
+                reasons.Add(body.RootElement.GetProperty("reason").GetString());
+            }
+
+            Assert.Equal(["quota_exceeded", "quota_exceeded", "blocked", "blocked", "blocked"], reasons);
+            // The block's two hours, not the window's one.
+            Assert.Equal("7200", SampleApp.Header(responses[3], "Retry-After"));
+            Assert.All(responses.Skip(4), r => Assert.InRange(int.Parse(SampleApp.Header(r, "Retry-After")!, System.Globalization.CultureInfo.InvariantCulture), 3601, 7200));
+            Assert.StartsWith("\"limited\";r=0;", SampleApp.Header(responses[5], "RateLimit"), StringComparison.Ordinal);
+            // One call per request until the block, which this instance then serves itself.
+            Assert.Equal(5, store.Calls);
+            Assert.Equal(HttpStatusCode.OK, other.StatusCode);
+            responses.ForEach(r => r.Dispose());
+        }
+    }
+
     private static async Task<HttpResponseMessage> SendAsync(WebApplication app, params (string Name, string Value)[] headers)
     {
         using var request = new HttpRequestMessage(HttpMethod.Get, "/limited");
@@ -149,7 +187,7 @@ public sealed class PolicyOverridesHttpTests
     }
 
     /// <summary>Policy <c>limited</c> (1 per hour per key) exempting 10.0.0.0/8, 2001:db8::/32 and <c>X-Internal: yes</c>, and denying <c>blocked-key</c>; its store calls counted.</summary>
-    private async Task<(WebApplication App, CountingStore Store)> StartAsync()
+    private Task<(WebApplication App, CountingStore Store)> StartAsync()
     {
         var settings = TestApp.Policy("limited", 1, "Header:X-Api-Key");
         settings[$"{Limited}:Overrides:0:When"] = "ClientIp=10.0.0.0/8";
@@ -160,6 +198,12 @@ public sealed class PolicyOverridesHttpTests
         settings[$"{Limited}:Overrides:2:Exempt"] = "true";
         settings[$"{Limited}:Overrides:3:When"] = "Header:X-Api-Key=blocked-key";
         settings[$"{Limited}:Overrides:3:Deny"] = "true";
+        return StartAsync(settings);
+    }
+
+    /// <summary>An application of <paramref name="settings"/> mapping <c>/limited</c> to policy <c>limited</c>, its store calls counted.</summary>
+    private async Task<(WebApplication App, CountingStore Store)> StartAsync(Dictionary<string, string?> settings)
+    {
         CountingStore? counting = null;
         var app = await TestApp.StartAsync(
             _cluster,
