@@ -127,9 +127,18 @@ internal sealed class CompiledPolicy
             }
         }
 
-        return Options.LimitSelector?.Invoke(context) is { } windows
-            ? (-1, OverrideAction.Limits, _selected.GetValue(windows, Selected))
-            : (-1, OverrideAction.Limits, this);
+        if (Options.LimitSelector?.Invoke(context) is not { } windows)
+        {
+            return (-1, OverrideAction.Limits, this);
+        }
+
+        if (!_selected.TryGetValue(windows, out var selected))
+        {
+            selected = Selected(windows);
+            _selected.AddOrUpdate(windows, selected);
+        }
+
+        return (-1, OverrideAction.Limits, selected);
     }
 
     private CompiledPolicy WithLimits(RateLimitWindow[] limits)
