@@ -19,8 +19,9 @@
 -- Arguments, from argv[at]: now (microseconds, as text; '0' for the Redis server's clock), cost
 --          (0 = peek), then one (permit limit, window in microseconds) pair per window, windows
 --          ascending: the last is the longest.
--- Returns  { reason (0 allowed, 1 quota exceeded, 2 cost exceeds limit),
---            reported window (0-based: the one with the least remaining, the longer on a tie),
+-- Returns  { reason (0 allowed, 1 quota exceeded, 2 cost exceeds limit, 3 blocked: decide_blocking),
+--            reported window (0-based: the one with the least remaining, the longer on a tie; for
+--            reason 2 the one of the smallest limit),
 --            cost used in it after this decision, retry after (microseconds: until every window
 --            has room), time until its oldest entry leaves (microseconds),
 --            sequence number of the admission (0 when nothing was recorded) }
@@ -221,10 +222,10 @@ local function decide(entries, totals, argv, at, count)
   local now_text = now_of(argv[at])
   local now = tonumber(now_text)
   local cost = tonumber(argv[at + 1])
-  local limits, windows, smallest = {}, {}, nil
+  local limits, windows, smallest, smallest_at = {}, {}, nil, nil
   for i = 1, count do
     limits[i], windows[i] = tonumber(argv[at + 2 * i]), tonumber(argv[at + 2 * i + 1])
-    if not smallest or limits[i] < smallest then smallest = limits[i] end
+    if not smallest or limits[i] < smallest then smallest, smallest_at = limits[i], i end
   end
   local limit, window = limits[count], windows[count]
 
@@ -332,11 +333,13 @@ local function decide(entries, totals, argv, at, count)
     end
   end
 
-  local function report(reason, retry_after, admission)
+  -- Reports `window`, else the window with the least remaining.
+  local function report(reason, retry_after, admission, window)
     local at_least, least = count, limit - used
     for i = count - 1, 1, -1 do
       if limits[i] - s_used[i] < least then at_least, least = i, limits[i] - s_used[i] end
     end
+    at_least = window or at_least
     local first
     if at_least == count then
       first = oldest and tonumber(oldest)
@@ -349,7 +352,8 @@ local function decide(entries, totals, argv, at, count)
 
   if cost > smallest then
     if trimmed or dirty then save() end
-    return report(2, 0, 0)
+    -- The window whose limit the cost exceeds is the one to report: its limit says why.
+    return report(2, 0, 0, smallest_at)
   end
 
   local fits = used + cost <= limit

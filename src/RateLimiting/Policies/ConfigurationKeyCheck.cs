@@ -16,8 +16,9 @@ internal static class ConfigurationKeyCheck
     {
         var errors = new List<string>();
         var bad = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
+        var emptyLists = new List<string>();
         var path = section is IConfigurationSection { Path.Length: > 0 } named ? named.Path : PolicyRegistry.SectionName;
-        Collect(section, options.GetType(), path, errors, bad);
+        Collect(section, options.GetType(), path, errors, bad, emptyLists);
         if (bad.Count > 0)
         {
             // Bind the rest, so that validation reports its own errors in the same message.
@@ -27,13 +28,43 @@ internal static class ConfigurationKeyCheck
         }
 
         section.Bind(options, binder => binder.ErrorOnUnknownConfiguration = true);
+        foreach (var relative in emptyLists)
+        {
+            SetEmptyList(options, relative.Split(':'));
+        }
+
         return errors;
+    }
+
+    /// <summary>
+    /// Sets the list at <paramref name="path"/> to an empty one: the binder takes an empty JSON array
+    /// for no list, and validation must see what was written (<c>"Limits": []</c> is an empty list of
+    /// windows, not the one-window form).
+    /// </summary>
+    private static void SetEmptyList(object options, string[] path)
+    {
+        object? target = options;
+        for (var i = 0; i < path.Length - 1 && target is not null; i++)
+        {
+            target = target switch
+            {
+                System.Collections.IDictionary dictionary => dictionary.Contains(path[i]) ? dictionary[path[i]] : null,
+                System.Collections.IList list => list[int.Parse(path[i], System.Globalization.CultureInfo.InvariantCulture)],
+                _ => target.GetType().GetProperty(path[i], BindingFlags.Public | BindingFlags.Instance | BindingFlags.IgnoreCase)?.GetValue(target),
+            };
+        }
+
+        var property = target?.GetType().GetProperty(path[^1], BindingFlags.Public | BindingFlags.Instance | BindingFlags.IgnoreCase);
+        if (property is { CanWrite: true } && property.GetValue(target) is null)
+        {
+            property.SetValue(target, Activator.CreateInstance(property.PropertyType));
+        }
     }
 
     private static bool IsAtOrBelow(string key, string bad)
         => key.Equals(bad, StringComparison.OrdinalIgnoreCase) || key.StartsWith(bad + ":", StringComparison.OrdinalIgnoreCase);
 
-    private static void Collect(IConfiguration section, Type type, string path, List<string> errors, HashSet<string> bad, string relative = "")
+    private static void Collect(IConfiguration section, Type type, string path, List<string> errors, HashSet<string> bad, List<string> emptyLists, string relative = "")
     {
         foreach (var child in section.GetChildren())
         {
@@ -47,7 +78,7 @@ internal static class ConfigurationKeyCheck
             }
             else
             {
-                CollectValue(child, property.PropertyType, key, errors, bad, relativeKey);
+                CollectValue(child, property.PropertyType, key, errors, bad, emptyLists, relativeKey);
             }
 
             if (errors.Count > before && !bad.Any(b => IsAtOrBelow(b, relativeKey)))
@@ -57,7 +88,7 @@ internal static class ConfigurationKeyCheck
         }
     }
 
-    private static void CollectValue(IConfigurationSection section, Type type, string key, List<string> errors, HashSet<string> bad, string relative)
+    private static void CollectValue(IConfigurationSection section, Type type, string key, List<string> errors, HashSet<string> bad, List<string> emptyLists, string relative)
     {
         type = Nullable.GetUnderlyingType(type) ?? type;
         if (typeof(Delegate).IsAssignableFrom(type) || type.IsInterface)
@@ -68,7 +99,7 @@ internal static class ConfigurationKeyCheck
         {
             foreach (var entry in section.GetChildren())
             {
-                CollectValue(entry, type.GetGenericArguments()[1], $"{key}:{entry.Key}", errors, bad, $"{relative}:{entry.Key}");
+                CollectValue(entry, type.GetGenericArguments()[1], $"{key}:{entry.Key}", errors, bad, emptyLists, $"{relative}:{entry.Key}");
             }
         }
         else if (type.IsGenericType && type.GetGenericTypeDefinition() == typeof(List<>))
@@ -77,9 +108,13 @@ internal static class ConfigurationKeyCheck
             // RateLimiting__Policies__tiered__Limits__0__PermitLimit overrides one item's setting.
             // An empty JSON array arrives as an empty value, which the binder would take for no list.
             var items = section.GetChildren().ToList();
-            if (items.Count == 0)
+            if (items.Count == 0 && section.Value is { Length: > 0 } value)
             {
-                errors.Add(section.Value is { Length: > 0 } value ? $"{key} is a list, not the single value '{value}'." : $"{key} is empty: give at least one item.");
+                errors.Add($"{key} is a list, not the single value '{value}'.");
+            }
+            else if (items.Count == 0)
+            {
+                emptyLists.Add(relative);
             }
 
             foreach (var item in items)
@@ -90,7 +125,7 @@ internal static class ConfigurationKeyCheck
                 }
                 else
                 {
-                    CollectValue(item, type.GetGenericArguments()[0], $"{key}:{item.Key}", errors, bad, $"{relative}:{item.Key}");
+                    CollectValue(item, type.GetGenericArguments()[0], $"{key}:{item.Key}", errors, bad, emptyLists, $"{relative}:{item.Key}");
                 }
             }
         }
@@ -107,7 +142,7 @@ internal static class ConfigurationKeyCheck
         }
         else
         {
-            Collect(section, type, key, errors, bad, relative);
+            Collect(section, type, key, errors, bad, emptyLists, relative);
         }
     }
 

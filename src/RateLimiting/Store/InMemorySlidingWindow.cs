@@ -121,16 +121,17 @@ internal sealed class InMemorySlidingWindow
     private RateLimitDecision Decide(long now, IReadOnlyList<RateLimitWindow> limits, int cost)
     {
         var fits = true;
-        var smallest = int.MaxValue;
+        var smallest = 0;
         for (var i = 0; i < limits.Count; i++)
         {
-            smallest = Math.Min(smallest, limits[i].PermitLimit);
+            smallest = limits[i].PermitLimit < limits[smallest].PermitLimit ? i : smallest;
             fits &= _used[i] + cost <= limits[i].PermitLimit;
         }
 
-        if (cost > smallest)
+        if (cost > limits[smallest].PermitLimit)
         {
-            return Report(now, limits, RateLimitRejectReason.CostExceedsLimit, TimeSpan.Zero, admission: 0);
+            // The window whose limit the cost exceeds is the one to report: its limit says why.
+            return Report(now, limits, RateLimitRejectReason.CostExceedsLimit, TimeSpan.Zero, admission: 0, window: smallest);
         }
 
         if (fits)
@@ -168,7 +169,8 @@ internal sealed class InMemorySlidingWindow
     }
 
     /// <summary>The decision, reporting the window with the least remaining (the longer on a tie).</summary>
-    private RateLimitDecision Report(long now, IReadOnlyList<RateLimitWindow> limits, RateLimitRejectReason reason, TimeSpan retryAfter, long admission)
+    /// <summary>Reports <paramref name="window"/>, else the window with the least remaining (the longer on a tie).</summary>
+    private RateLimitDecision Report(long now, IReadOnlyList<RateLimitWindow> limits, RateLimitRejectReason reason, TimeSpan retryAfter, long admission, int? window = null)
     {
         var reported = 0;
         for (var i = 1; i < limits.Count; i++)
@@ -178,6 +180,8 @@ internal sealed class InMemorySlidingWindow
                 reported = i;
             }
         }
+
+        reported = window ?? reported;
 
         var first = _first[reported];
         var resetAfter = first < _entries.Count ? TimeSpan.FromTicks(_entries[first].Timestamp + _windowTicks[reported] - now) : TimeSpan.Zero;

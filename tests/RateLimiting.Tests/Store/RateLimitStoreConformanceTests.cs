@@ -371,6 +371,21 @@ public abstract class RateLimitStoreConformanceTests
     }
 
     [Fact]
+    public async Task DecideAsync_CostAboveTheSmallestLimitWhileTheLongerWindowHasLessLeft_ReportsTheSmallestLimit()
+    {
+        var partition = NewPartition();
+        await DecideAsync(partition, Tiered, cost: 3);
+        Clock.Advance(Duration.FromSeconds(10));
+        await DecideAsync(partition, Tiered, cost: 1);
+
+        var rejected = await DecideAsync(partition, Tiered, cost: 4);
+
+        // The short window has 2 left and the long one 1: the body must still name the limit of 3.
+        Assert.Equal(RateLimitRejectReason.CostExceedsLimit, rejected.Reason);
+        Assert.Equal((0, 3, 2), (rejected.WindowIndex, rejected.Limit, rejected.Remaining));
+    }
+
+    [Fact]
     public async Task DecideAsync_ZeroCostOnSeveralWindows_ReportsStateAndRecordsNothing()
     {
         var partition = NewPartition();
