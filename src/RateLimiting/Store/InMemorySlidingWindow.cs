@@ -168,8 +168,7 @@ internal sealed class InMemorySlidingWindow
         return Report(now, limits, RateLimitRejectReason.QuotaExceeded, retryAfter, admission: 0);
     }
 
-    /// <summary>The decision, reporting the window with the least remaining (the longer on a tie).</summary>
-    /// <summary>Reports <paramref name="window"/>, else the window with the least remaining (the longer on a tie).</summary>
+    /// <summary>The decision, reporting <paramref name="window"/>, else the window with the least remaining (the longer on a tie).</summary>
     private RateLimitDecision Report(long now, IReadOnlyList<RateLimitWindow> limits, RateLimitRejectReason reason, TimeSpan retryAfter, long admission, int? window = null)
     {
         var reported = 0;
