@@ -49,7 +49,12 @@ app.MapGet("/api/search", (string? q) => TypedResults.Ok(new { query = q, result
 app.MapGet("/api/catalog", () => TypedResults.Ok(new[] { new { sku = "book", price = 12 } }))
     .RequireRateLimiting("per-client-then-global");
 
-app.MapGet("/", () => "RateLimiting sample: try GET /api/hello, /api/report, /api/search, /api/catalog, /api/orders, /health").DisableRateLimiting();
+// Failed logins only: 5 per 15 minutes per client IP. A successful login costs nothing; a sixth
+// failure within the window is rejected before the password is checked.
+app.MapPost("/api/login", (LoginAttempt attempt) => attempt.Password == "demo" ? Results.Ok(new { user = attempt.User }) : Results.Unauthorized())
+    .RequireRateLimiting("login");
+
+app.MapGet("/", () => "RateLimiting sample: try GET /api/hello, /api/report, /api/search, /api/catalog, /api/orders, POST /api/login, /health").DisableRateLimiting();
 app.MapHealthChecks("/health").DisableRateLimiting();
 
 app.MapControllers();
@@ -58,3 +63,8 @@ app.Run();
 
 /// <summary>The sample's entry point, visible to the integration tests.</summary>
 public partial class Program;
+
+/// <summary>The body of <c>POST /api/login</c>.</summary>
+/// <param name="User">Who logs in.</param>
+/// <param name="Password">The sample accepts <c>demo</c>.</param>
+public sealed record LoginAttempt(string User, string Password);

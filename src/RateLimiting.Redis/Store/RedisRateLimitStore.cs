@@ -18,6 +18,9 @@ public sealed class RedisRateLimitStore : IRateLimitStore, IAsyncDisposable
     /// <summary>A read-only decision: exercises the connection, the script and one slot, and writes nothing.</summary>
     private static readonly RateLimitRequest Probe = new("health", "probe", 1, TimeSpan.FromSeconds(1), cost: 0);
 
+    /// <summary>sliding-window.lua's MODE_UNIT: the mode and the cost travel in one argument.</summary>
+    private const long ModeUnit = 1L << 32;
+
     private readonly RedisConnection _connection;
     private readonly BatchableScript _script;
     private readonly bool _ownsConnection;
@@ -66,7 +69,7 @@ public sealed class RedisRateLimitStore : IRateLimitStore, IAsyncDisposable
     {
         request.Validate();
         var now = _clock is null ? 0 : _clock.GetCurrentInstant().ToUnixTimeTicks() / TimeSpan.TicksPerMicrosecond;
-        var reply = await EvaluateAsync(_script, request, now, request.Block, cancellationToken).ConfigureAwait(false);
+        var reply = await EvaluateAsync(_script, request, now, request.Kind, request.Block, cancellationToken).ConfigureAwait(false);
         var window = (int)reply[1];
         var limit = request.Limits[window].PermitLimit;
         return new RateLimitDecision(
@@ -84,7 +87,7 @@ public sealed class RedisRateLimitStore : IRateLimitStore, IAsyncDisposable
     {
         request.Validate();
         ArgumentOutOfRangeException.ThrowIfLessThan(admission, 1);
-        await EvaluateAsync(SlidingWindowScripts.Refund, request, admission, block: null, cancellationToken).ConfigureAwait(false);
+        await EvaluateAsync(SlidingWindowScripts.Refund, request, admission, RateLimitRequestKind.Decide, block: null, cancellationToken).ConfigureAwait(false);
     }
 
     /// <inheritdoc />
@@ -92,16 +95,17 @@ public sealed class RedisRateLimitStore : IRateLimitStore, IAsyncDisposable
 
     /// <summary>
     /// Runs <paramref name="script"/> on the request's keys with <paramref name="first"/>, its cost
-    /// and its windows as arguments, and with <paramref name="block"/>, its block state's key and
-    /// the block's three arguments.
+    /// (with <paramref name="kind"/>, as sliding-window.lua's modes are given) and its windows as
+    /// arguments, and with <paramref name="block"/>, its block state's key and the block's three
+    /// arguments.
     /// </summary>
-    private ValueTask<long[]> EvaluateAsync(BatchableScript script, in RateLimitRequest request, long first, RateLimitBlock? block, CancellationToken cancellationToken)
+    private ValueTask<long[]> EvaluateAsync(BatchableScript script, in RateLimitRequest request, long first, RateLimitRequestKind kind, RateLimitBlock? block, CancellationToken cancellationToken)
     {
         var (entries, totals) = _keys.For(request.Policy, request.Partition);
         var limits = request.Limits;
         Span<long> args = stackalloc long[2 + (2 * limits.Count) + (block is null ? 0 : 3)];
         args[0] = first;
-        args[1] = request.Cost;
+        args[1] = request.Cost + ((long)kind * ModeUnit);
         for (var i = 0; i < limits.Count; i++)
         {
             args[2 + (2 * i)] = limits[i].PermitLimit;

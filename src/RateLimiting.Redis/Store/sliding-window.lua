@@ -17,8 +17,10 @@
 --          is 1. Entries leave a shorter window from its queue without a read; only a window with
 --          more entries than a queue holds refills its queue from the sorted set now and then.
 -- Arguments, from argv[at]: now (microseconds, as text; '0' for the Redis server's clock), cost
---          (0 = peek), then one (permit limit, window in microseconds) pair per window, windows
---          ascending: the last is the longest.
+--          (0 = peek) plus MODE_UNIT times the mode, then one (permit limit, window in
+--          microseconds) pair per window, windows ascending: the last is the longest. Modes:
+--          0 decides; 1 checks (answers as a decision would, and records nothing); 2 charges
+--          (records the cost whatever the windows hold: a cost the response decided).
 -- Returns  { reason (0 allowed, 1 quota exceeded, 2 cost exceeds limit, 3 blocked: decide_blocking),
 --            reported window (0-based: the one with the least remaining, the longer on a tie; for
 --            reason 2 the one of the smallest limit),
@@ -218,10 +220,16 @@ local function count_shorter(entries, all, i, boundary, used, queue, complete)
   end
 end
 
+-- Above any cost (a 32-bit integer), below 2^53: the mode and the cost travel in one argument.
+local MODE_UNIT = 4294967296
+local CHECK, CHARGE = 1, 2
+
 local function decide(entries, totals, argv, at, count)
   local now_text = now_of(argv[at])
   local now = tonumber(now_text)
   local cost = tonumber(argv[at + 1])
+  local mode = math.floor(cost / MODE_UNIT)
+  cost = cost - mode * MODE_UNIT
   local limits, windows, smallest, smallest_at = {}, {}, nil, nil
   for i = 1, count do
     limits[i], windows[i] = tonumber(argv[at + 2 * i]), tonumber(argv[at + 2 * i + 1])
@@ -350,19 +358,19 @@ local function decide(entries, totals, argv, at, count)
     return { reason, at_least - 1, s_used[at_least], retry_after, reset_after, admission }
   end
 
-  if cost > smallest then
+  if cost > smallest and mode ~= CHARGE then
     if trimmed or dirty then save() end
     -- The window whose limit the cost exceeds is the one to report: its limit says why.
     return report(2, 0, 0, smallest_at)
   end
 
-  local fits = used + cost <= limit
+  local fits = used + cost <= limit or mode == CHARGE
   for i = 1, count - 1 do
-    if s_used[i] + cost > limits[i] then fits = false end
+    if s_used[i] + cost > limits[i] and mode ~= CHARGE then fits = false end
   end
 
   if fits then
-    if cost == 0 then
+    if cost == 0 or mode == CHECK then
       if trimmed or dirty then save() end
       return report(0, 0, 0)
     end

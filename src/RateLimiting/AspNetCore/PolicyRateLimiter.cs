@@ -62,6 +62,11 @@ internal sealed class PolicyRateLimiter : RateLimiter
 
         var lease = await DecideAsync(context, snapshot.Policies[_name], permitCount, cancellationToken).ConfigureAwait(false);
         RateLimitResponse.WriteHeaders(context.Response, lease, refunded: false);
+        if (lease.IsAcquired && ResponseCharges.Chargeable(lease))
+        {
+            ResponseCharges.Admitted(context, _deciders, [lease]);
+        }
+
         return lease;
     }
 
@@ -138,6 +143,11 @@ internal sealed class PolicyRateLimiter : RateLimiter
         foreach (var lease in admitted)
         {
             RateLimitResponse.WriteHeaders(context.Response, lease, refunded: false);
+        }
+
+        if (admitted.Any(ResponseCharges.Chargeable))
+        {
+            ResponseCharges.Admitted(context, _deciders, [.. admitted.Where(ResponseCharges.Chargeable)]);
         }
 
         return admitted[^1];

@@ -59,10 +59,10 @@ internal sealed partial class PolicyDecider
         if (!options.Shadow && _overLimitCache is not null && _overLimitCache.TryReject(partition, cost, policy.Limits, out var cached))
         {
             _metrics?.Decided(Name, ResultName(cached, RateLimitDecisionSource.Store, shadow: false), failureMode: null);
-            return new DecisionLease(false, policy, new RateLimitRequest(Name, partition, policy.Limits, cost) { Block = policy.Block }, cached, RateLimitDecisionSource.Store);
+            return new DecisionLease(false, policy, new RateLimitRequest(Name, partition, policy.Limits, cost) { Block = policy.Block, Kind = policy.CountWhen is null ? RateLimitRequestKind.Decide : RateLimitRequestKind.Check }, cached, RateLimitDecisionSource.Store);
         }
 
-        var request = new RateLimitRequest(Name, partition, policy.Limits, cost) { Block = policy.Block };
+        var request = new RateLimitRequest(Name, partition, policy.Limits, cost) { Block = policy.Block, Kind = policy.CountWhen is null ? RateLimitRequestKind.Decide : RateLimitRequestKind.Check };
         var askedAt = Stopwatch.GetTimestamp();
         RateLimitDecision decision;
         var source = RateLimitDecisionSource.Store;
@@ -155,12 +155,7 @@ internal sealed partial class PolicyDecider
     /// </summary>
     public async ValueTask RefundAsync(DecisionLease lease)
     {
-        var store = lease.Source switch
-        {
-            RateLimitDecisionSource.Store => _store,
-            RateLimitDecisionSource.LocalFallback => _fallback,
-            _ => null,
-        };
+        var store = StoreOf(lease);
         if (store is null || lease.Decision.Admission == 0)
         {
             return;
@@ -180,6 +175,48 @@ internal sealed partial class PolicyDecider
         }
     }
 
+    /// <summary>
+    /// Charges <paramref name="cost"/> that the response of <paramref name="lease"/>'s request
+    /// decided, whatever the windows hold, in the store that decided it. A charge that fails is tried
+    /// once more (each call within the store's deadline), then counted as lost and logged.
+    /// </summary>
+    public async Task ChargeAsync(DecisionLease lease, int cost)
+    {
+        if (StoreOf(lease) is not { } store)
+        {
+            return;
+        }
+
+        var asked = lease.Request;
+        var charge = new RateLimitRequest(asked.Policy, asked.Partition, asked.Limits, cost) { Block = asked.Block, Kind = RateLimitRequestKind.Charge };
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                await store.DecideAsync(charge, CancellationToken.None).ConfigureAwait(false);
+                _metrics?.Charged(Name, RateLimitingMetrics.Charges.Charged);
+                return;
+            }
+            catch (Exception) when (attempt == 1)
+            {
+                // Once more: a charge is what the response said, so it is not given up at the first failure.
+            }
+            catch (Exception ex)
+            {
+                _metrics?.Charged(Name, RateLimitingMetrics.Charges.Lost);
+                Log.ChargeLost(_logger, Name, cost, ex);
+                return;
+            }
+        }
+    }
+
+    private IRateLimitStore? StoreOf(DecisionLease lease) => lease.Source switch
+    {
+        RateLimitDecisionSource.Store => _store,
+        RateLimitDecisionSource.LocalFallback => _fallback,
+        _ => null,
+    };
+
     private static string ResultName(in RateLimitDecision decision, RateLimitDecisionSource source, bool shadow)
         => source != RateLimitDecisionSource.Store ? RateLimitingMetrics.Results.Fallback
         : decision.IsAllowed ? RateLimitingMetrics.Results.Acquired
@@ -197,6 +234,9 @@ internal sealed partial class PolicyDecider
 
         [LoggerMessage(EventId = 3, EventName = "FailureModeLeft", Level = LogLevel.Information, Message = "Policy '{Policy}': the store decides again.")]
         public static partial void FailureModeLeft(ILogger logger, string policy);
+
+        [LoggerMessage(EventId = 6, EventName = "ChargeLost", Level = LogLevel.Warning, Message = "Policy '{Policy}': a cost of {Cost} that a response decided could not be charged.")]
+        public static partial void ChargeLost(ILogger logger, string policy, int cost, Exception exception);
 
         [LoggerMessage(EventId = 5, EventName = "RequestDenied", Level = LogLevel.Debug, Message = "Policy '{Policy}': override {Override} denied a request.")]
         public static partial void Denied(ILogger logger, string policy, int @override);

@@ -78,6 +78,11 @@ internal sealed class CompiledChain
             yield return nameof(options.Limits);
         }
 
+        if (options.CountWhen is not null)
+        {
+            yield return nameof(options.CountWhen);
+        }
+
         if (options.Block is not null)
         {
             yield return nameof(options.Block);

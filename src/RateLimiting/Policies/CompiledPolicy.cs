@@ -20,12 +20,13 @@ internal sealed class CompiledPolicy
     /// <summary>The limit selector's windows, compiled once per list it returns.</summary>
     private readonly ConditionalWeakTable<IReadOnlyList<RateLimitWindow>, CompiledPolicy> _selected = [];
 
-    private CompiledPolicy(string name, SlidingWindowPolicyOptions options, RateLimitWindow[] limits, RateLimitBlock? block, PartitionSource primary, PartitionSource? fallback, int rejectionStatusCode, int deniedStatusCode, CompiledOverride[] overrides)
+    private CompiledPolicy(string name, SlidingWindowPolicyOptions options, RateLimitWindow[] limits, RateLimitBlock? block, int[]? countWhen, PartitionSource primary, PartitionSource? fallback, int rejectionStatusCode, int deniedStatusCode, CompiledOverride[] overrides)
     {
         Name = name;
         Options = options;
         Limits = limits;
         Block = block;
+        CountWhen = countWhen;
         ItemNames = PolicyWindows.ItemNames(name, limits);
         Primary = primary;
         Fallback = fallback;
@@ -44,6 +45,9 @@ internal sealed class CompiledPolicy
 
     /// <summary>The penalty of <see cref="SlidingWindowPolicyOptions.Block"/>, whatever the windows; none when null.</summary>
     public RateLimitBlock? Block { get; }
+
+    /// <summary>The status codes of <see cref="SlidingWindowPolicyOptions.CountWhen"/>: the responses whose requests are charged; null when every admission counts.</summary>
+    public int[]? CountWhen { get; }
 
     /// <summary>Each window's name in the headers (<see cref="PolicyWindows.ItemNames"/>).</summary>
     public string[] ItemNames { get; }
@@ -101,6 +105,7 @@ internal sealed class CompiledPolicy
         }
 
         var block = TryCompileBlock(options.Block, key, errors);
+        var countWhen = TryCompileCountWhen(options.CountWhen, key, errors);
         var overrides = new CompiledOverride[options.Overrides?.Count ?? 0];
         for (var i = 0; i < overrides.Length; i++)
         {
@@ -108,7 +113,7 @@ internal sealed class CompiledPolicy
         }
 
         return errors.Count == before
-            ? new CompiledPolicy(name, options, limits!, block, primary!, fallback, section.RejectionStatusCode, section.DeniedStatusCode, overrides)
+            ? new CompiledPolicy(name, options, limits!, block, countWhen, primary!, fallback, section.RejectionStatusCode, section.DeniedStatusCode, overrides)
             : null;
     }
 
@@ -142,7 +147,7 @@ internal sealed class CompiledPolicy
     }
 
     private CompiledPolicy WithLimits(RateLimitWindow[] limits)
-        => new(Name, Options, limits, Block, Primary, Fallback, RejectionStatusCode, DeniedStatusCode, []);
+        => new(Name, Options, limits, Block, CountWhen, Primary, Fallback, RejectionStatusCode, DeniedStatusCode, []);
 
     private static RateLimitBlock? TryCompileBlock(SlidingWindowBlockOptions? options, string key, List<string> errors)
     {
@@ -166,6 +171,31 @@ internal sealed class CompiledPolicy
         }
 
         return errors.Count == before ? new RateLimitBlock(options.AfterRejections, options.Within, options.For) : null;
+    }
+
+    private static int[]? TryCompileCountWhen(RateLimitCountWhenOptions? options, string key, List<string> errors)
+    {
+        if (options is null)
+        {
+            return null;
+        }
+
+        if (options.StatusCodes is not { Count: > 0 } codes)
+        {
+            errors.Add($"{key}:CountWhen:StatusCodes is required: give the status codes of the responses that count, for example [ 401, 403 ].");
+            return null;
+        }
+
+        var before = errors.Count;
+        for (var i = 0; i < codes.Count; i++)
+        {
+            if (codes[i] is < 100 or > 599)
+            {
+                errors.Add($"{key}:CountWhen:StatusCodes:{i} must be between 100 and 599 (was {codes[i]}).");
+            }
+        }
+
+        return errors.Count == before ? [.. codes] : null;
     }
 
     private CompiledPolicy Selected(IReadOnlyList<RateLimitWindow> windows)

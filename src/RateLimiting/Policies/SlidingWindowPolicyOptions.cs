@@ -33,6 +33,14 @@ public sealed class SlidingWindowPolicyOptions
     public List<RateLimitOverrideOptions>? Overrides { get; set; }
 
     /// <summary>
+    /// Gets or sets the responses that count: with it, a request is checked before it runs (a
+    /// partition with no room is rejected) and its cost is charged after its response, only when
+    /// the response matches, for example failed logins.
+    /// </summary>
+    /// <value>The default value is <see langword="null"/>: every admitted request counts when it is admitted.</value>
+    public RateLimitCountWhenOptions? CountWhen { get; set; }
+
+    /// <summary>
     /// Gets or sets a penalty for partitions rejected again and again: blocked for a while, on
     /// every instance, decided in the same store call as the quota.
     /// </summary>

@@ -29,7 +29,7 @@ internal sealed class InMemorySlidingWindow
 
             Follow(request.Limits, now);
             Trim(now);
-            decision = Decide(now, request.Limits, request.Cost);
+            decision = Decide(now, request.Limits, request.Cost, request.Kind);
             return true;
         }
     }
@@ -118,7 +118,7 @@ internal sealed class InMemorySlidingWindow
         return true;
     }
 
-    private RateLimitDecision Decide(long now, IReadOnlyList<RateLimitWindow> limits, int cost)
+    private RateLimitDecision Decide(long now, IReadOnlyList<RateLimitWindow> limits, int cost, RateLimitRequestKind kind)
     {
         var fits = true;
         var smallest = 0;
@@ -128,7 +128,8 @@ internal sealed class InMemorySlidingWindow
             fits &= _used[i] + cost <= limits[i].PermitLimit;
         }
 
-        if (cost > limits[smallest].PermitLimit)
+        fits |= kind == RateLimitRequestKind.Charge;
+        if (cost > limits[smallest].PermitLimit && kind != RateLimitRequestKind.Charge)
         {
             // The window whose limit the cost exceeds is the one to report: its limit says why.
             return Report(now, limits, RateLimitRejectReason.CostExceedsLimit, TimeSpan.Zero, admission: 0, window: smallest);
@@ -136,7 +137,7 @@ internal sealed class InMemorySlidingWindow
 
         if (fits)
         {
-            if (cost == 0)
+            if (cost == 0 || kind == RateLimitRequestKind.Check)
             {
                 return Report(now, limits, RateLimitRejectReason.None, TimeSpan.Zero, admission: 0);
             }

@@ -39,6 +39,9 @@ public readonly record struct RateLimitRequest
     /// <summary>Gets the cost of this request; 0 asks for the current state and records nothing.</summary>
     public int Cost { get; }
 
+    /// <summary>Gets what is asked: a decision (the default), a check that records nothing, or a charge that records whatever the windows hold.</summary>
+    public RateLimitRequestKind Kind { get; init; }
+
     /// <summary>Gets the penalty for a partition rejected too often, decided with the quota; none when null. Stores that cannot block ignore it.</summary>
     public RateLimitBlock? Block { get; init; }
 
@@ -49,6 +52,10 @@ public readonly record struct RateLimitRequest
         ArgumentNullException.ThrowIfNull(Limits);
         ArgumentOutOfRangeException.ThrowIfZero(Limits.Count);
         ArgumentOutOfRangeException.ThrowIfNegative(Cost);
+        if (!Enum.IsDefined(Kind))
+        {
+            throw new ArgumentOutOfRangeException(nameof(Kind), Kind, "Not a kind of request.");
+        }
         var shorter = TimeSpan.Zero;
         foreach (var (permitLimit, window) in Limits)
         {

@@ -12,6 +12,14 @@ internal sealed class RateLimitingMetrics
     public const string FailureModeTag = "ratelimiting.failure_mode";
     public const string OutcomeTag = "ratelimiting.store.outcome";
     public const string RefundTag = "ratelimiting.refund.result";
+    public const string ChargeTag = "ratelimiting.charge.result";
+
+    /// <summary>The values of <see cref="ChargeTag"/>.</summary>
+    public static class Charges
+    {
+        public const string Charged = "charged";
+        public const string Lost = "lost";
+    }
 
     /// <summary>The values of <see cref="RefundTag"/>.</summary>
     public static class Refunds
@@ -47,12 +55,14 @@ internal sealed class RateLimitingMetrics
     private readonly Counter<long> _decisions;
     private readonly Histogram<double> _storeDuration;
     private readonly Counter<long> _refunds;
+    private readonly Counter<long> _charges;
 
     public RateLimitingMetrics(IMeterFactory meterFactory)
     {
         var meter = meterFactory.Create(RateLimitingTelemetry.MeterName);
         _decisions = meter.CreateCounter<long>("ratelimiting.decisions", "{request}", "Rate-limit decisions, by policy and result.");
         _refunds = meter.CreateCounter<long>("ratelimiting.refunds", "{request}", "Admissions taken back because a later policy of a chain rejected the request, by policy and result (lost: the store could not take it back).");
+        _charges = meter.CreateCounter<long>("ratelimiting.charges", "{request}", "Costs charged after the response (CountWhen, IRateLimitCostFeature), by policy and result (lost: the store could not record it).");
         _storeDuration = meter.CreateHistogram<double>("ratelimiting.store.duration", "s", "Duration of store calls.", advice: new InstrumentAdvice<double>
         {
             HistogramBucketBoundaries = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1],
@@ -80,6 +90,14 @@ internal sealed class RateLimitingMetrics
         if (_refunds.Enabled)
         {
             _refunds.Add(1, new TagList { { PolicyTag, policy }, { RefundTag, result } });
+        }
+    }
+
+    public void Charged(string policy, string result)
+    {
+        if (_charges.Enabled)
+        {
+            _charges.Add(1, new TagList { { PolicyTag, policy }, { ChargeTag, result } });
         }
     }
 

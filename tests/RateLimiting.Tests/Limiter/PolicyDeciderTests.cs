@@ -1,8 +1,12 @@
+using System.Diagnostics.Metrics;
 using System.Threading.RateLimiting;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Diagnostics.Metrics.Testing;
 using Microsoft.Extensions.Logging.Abstractions;
 using RateLimiting.Limiter;
 using RateLimiting.Policies;
 using RateLimiting.Store;
+using RateLimiting.Telemetry;
 using RateLimiting.Tests.Infrastructure;
 
 namespace RateLimiting.Tests.Limiter;
@@ -39,6 +43,33 @@ public sealed class PolicyDeciderTests : IDisposable
         {
             Assert.Equal(TimeSpan.FromSeconds(1), retryAfter);
         }
+    }
+
+    [Theory]
+    [InlineData(1, "charged", 2)]
+    [InlineData(2, "lost", 2)]
+    [InlineData(0, "charged", 1)]
+    public async Task ChargeAsync_StoreFailsSomeTimes_TriedOnceMoreThenCountedAsLost(int failures, string result, int calls)
+    {
+        _options.CountWhen = new RateLimitCountWhenOptions { StatusCodes = [401] };
+        using var services = new ServiceCollection().AddMetrics().BuildServiceProvider();
+        var meterFactory = services.GetRequiredService<IMeterFactory>();
+        using var charges = new MetricCollector<long>(meterFactory, RateLimitingTelemetry.MeterName, "ratelimiting.charges");
+        var decider = new PolicyDecider("p", _store, _fallback, overLimitCache: null, new RateLimitingMetrics(meterFactory), NullLogger.Instance);
+        var checkedLease = await decider.DecideAsync(Policy, "a", 1, CancellationToken.None);
+        var asked = new List<RateLimitRequest>();
+        _store.Answer = request =>
+        {
+            asked.Add(request);
+            return asked.Count <= failures ? throw new TimeoutException("store too slow") : new RateLimitDecision(RateLimitRejectReason.None, 3, 0, TimeSpan.Zero, TimeSpan.Zero, admission: 7);
+        };
+
+        await decider.ChargeAsync(checkedLease, 5);
+
+        Assert.Equal(RateLimitRequestKind.Check, checkedLease.Request.Kind);
+        Assert.Equal(calls, asked.Count);
+        Assert.All(asked, request => Assert.Equal((RateLimitRequestKind.Charge, 5, "a"), (request.Kind, request.Cost, request.Partition)));
+        Assert.Equal(result, Assert.Single(charges.GetMeasurementSnapshot()).Tags[RateLimitingMetrics.ChargeTag]);
     }
 
     [Fact]

@@ -8,7 +8,7 @@ using RateLimiting.Store;
 
 namespace RateLimiting.Tests.Policies;
 
-/// <summary>A policy's overrides and block as configuration gives them, and every way they can be wrong.</summary>
+/// <summary>A policy's overrides, block and CountWhen as configuration gives them, and every way they can be wrong.</summary>
 public sealed class PolicyOverridesTests
 {
     private const string Key = "RateLimiting:Policies:p";
@@ -54,6 +54,9 @@ public sealed class PolicyOverridesTests
         { p => p.Overrides = [new RateLimitOverrideOptions { When = "Header:X-Plan=pro", PermitLimit = 5, Limits = [new() { PermitLimit = 5, Window = TimeSpan.FromSeconds(1) }] }], $"{Key}:Overrides:0:PermitLimit cannot be set with {Key}:Overrides:0:Limits" },
         { p => p.Overrides = [new RateLimitOverrideOptions { When = "Header:X-Plan=pro", Limits = [new() { PermitLimit = 5, Window = TimeSpan.FromSeconds(1) }, new() { PermitLimit = 5, Window = TimeSpan.FromHours(1) }] }], $"{Key}:Overrides:0:Limits:1:PermitLimit (5) must be larger than {Key}:Overrides:0:Limits:0:PermitLimit" },
         { p => p.Overrides = [new RateLimitOverrideOptions { When = "Header:X-Plan=pro", PermitLimit = 5 }, null!], $"{Key}:Overrides:1 has no settings" },
+        { p => p.CountWhen = new RateLimitCountWhenOptions(), $"{Key}:CountWhen:StatusCodes is required" },
+        { p => p.CountWhen = new RateLimitCountWhenOptions { StatusCodes = [] }, $"{Key}:CountWhen:StatusCodes is required" },
+        { p => p.CountWhen = new RateLimitCountWhenOptions { StatusCodes = [401, 99] }, $"{Key}:CountWhen:StatusCodes:1 must be between 100 and 599 (was 99)" },
         { p => p.Block = new SlidingWindowBlockOptions { AfterRejections = 0, Within = TimeSpan.FromMinutes(1), For = TimeSpan.FromMinutes(1) }, $"{Key}:Block:AfterRejections must be at least 1 (was 0)" },
         { p => p.Block = new SlidingWindowBlockOptions { AfterRejections = 3, For = TimeSpan.FromMinutes(1) }, $"{Key}:Block:Within must be between 1 millisecond and 365 days" },
         { p => p.Block = new SlidingWindowBlockOptions { AfterRejections = 3, Within = TimeSpan.FromMinutes(1), For = TimeSpan.FromSeconds(-1) }, $"{Key}:Block:For must be between 1 millisecond and 365 days" },
@@ -134,7 +137,7 @@ public sealed class PolicyOverridesTests
 
     [Theory]
     [MemberData(nameof(Invalid))]
-    public void Compile_InvalidOverrideOrBlock_NamesItsKeyAndNeverEchoesItsValue(Action<SlidingWindowPolicyOptions> configure, string expected)
+    public void Compile_InvalidOverrideBlockOrCountWhen_NamesItsKeyAndNeverEchoesItsValue(Action<SlidingWindowPolicyOptions> configure, string expected)
     {
         var snapshot = PolicyRegistry.Compile(WithPolicy(configure), out var errors);
 
@@ -144,7 +147,7 @@ public sealed class PolicyOverridesTests
     }
 
     [Fact]
-    public void Compile_OverridesOrBlockOnAChain_Rejected()
+    public void Compile_OverridesBlockOrCountWhenOnAChain_Rejected()
     {
         var options = WithPolicy(_ => { });
         options.Policies["c"] = new SlidingWindowPolicyOptions
@@ -152,11 +155,13 @@ public sealed class PolicyOverridesTests
             Chain = ["p"],
             Overrides = [new RateLimitOverrideOptions { When = "Header:X-Plan=pro", Exempt = true }],
             Block = new SlidingWindowBlockOptions { AfterRejections = 3, Within = TimeSpan.FromMinutes(1), For = TimeSpan.FromMinutes(1) },
+            CountWhen = new RateLimitCountWhenOptions { StatusCodes = [401] },
         };
 
         Assert.Null(PolicyRegistry.Compile(options, out var errors));
         Assert.Contains("RateLimiting:Policies:c:Overrides cannot be set on a chain: each policy of RateLimiting:Policies:c:Chain has its own.", errors);
         Assert.Contains("RateLimiting:Policies:c:Block cannot be set on a chain: each policy of RateLimiting:Policies:c:Chain has its own.", errors);
+        Assert.Contains("RateLimiting:Policies:c:CountWhen cannot be set on a chain: each policy of RateLimiting:Policies:c:Chain has its own.", errors);
     }
 
     [Fact]
