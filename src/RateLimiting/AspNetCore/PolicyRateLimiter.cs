@@ -62,7 +62,7 @@ internal sealed class PolicyRateLimiter : RateLimiter
 
         var lease = await DecideAsync(context, snapshot.Policies[_name], permitCount, cancellationToken).ConfigureAwait(false);
         RateLimitResponse.WriteHeaders(context.Response, lease, refunded: false);
-        if (lease.IsAcquired && ResponseCharges.Chargeable(lease))
+        if (ResponseCharges.Chargeable(lease))
         {
             ResponseCharges.Admitted(context, _deciders, [lease]);
         }
@@ -145,9 +145,10 @@ internal sealed class PolicyRateLimiter : RateLimiter
             RateLimitResponse.WriteHeaders(context.Response, lease, refunded: false);
         }
 
-        if (admitted.Any(ResponseCharges.Chargeable))
+        DecisionLease[] chargeable = [.. admitted.Where(ResponseCharges.Chargeable)];
+        if (chargeable.Length > 0)
         {
-            ResponseCharges.Admitted(context, _deciders, [.. admitted.Where(ResponseCharges.Chargeable)]);
+            ResponseCharges.Admitted(context, _deciders, chargeable);
         }
 
         return admitted[^1];

@@ -53,9 +53,18 @@ internal sealed class ResponseCharges : IRateLimitCostFeature
     public void AddCost(int cost)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(cost, 1);
-        Interlocked.Add(ref _added, cost);
+        int current;
+        do
+        {
+            current = Volatile.Read(ref _added);
+        }
+        while (Interlocked.CompareExchange(ref _added, Saturated(current, cost), current) != current);
+
         Register();
     }
+
+    /// <summary>Costs add up to at most <see cref="int.MaxValue"/>: a sum that wrapped would charge nothing.</summary>
+    private static int Saturated(int a, int b) => (int)Math.Min(int.MaxValue, (long)a + b);
 
     private void Register()
     {
@@ -72,7 +81,7 @@ internal sealed class ResponseCharges : IRateLimitCostFeature
         foreach (var lease in _leases)
         {
             var counted = lease.Policy.CountWhen is { } statuses && statuses.Contains(status) ? lease.Request.Cost : 0;
-            var cost = checked(added + counted);
+            var cost = Saturated(added, counted);
             if (cost > 0)
             {
                 await _deciders.Get(lease.Policy.Name).ChargeAsync(lease, cost).ConfigureAwait(false);

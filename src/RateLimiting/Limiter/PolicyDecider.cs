@@ -56,13 +56,18 @@ internal sealed partial class PolicyDecider
     public async ValueTask<DecisionLease> DecideAsync(CompiledPolicy policy, string partition, int cost, CancellationToken cancellationToken)
     {
         var options = policy.Options;
+        var request = new RateLimitRequest(Name, partition, policy.Limits, cost)
+        {
+            Block = policy.Block,
+            // A cost that the response decides is charged after it: before, the request is only checked.
+            Kind = policy.CountWhen is null ? RateLimitRequestKind.Decide : RateLimitRequestKind.Check,
+        };
         if (!options.Shadow && _overLimitCache is not null && _overLimitCache.TryReject(partition, cost, policy.Limits, out var cached))
         {
             _metrics?.Decided(Name, ResultName(cached, RateLimitDecisionSource.Store, shadow: false), failureMode: null);
-            return new DecisionLease(false, policy, new RateLimitRequest(Name, partition, policy.Limits, cost) { Block = policy.Block, Kind = policy.CountWhen is null ? RateLimitRequestKind.Decide : RateLimitRequestKind.Check }, cached, RateLimitDecisionSource.Store);
+            return new DecisionLease(false, policy, request, cached, RateLimitDecisionSource.Store);
         }
 
-        var request = new RateLimitRequest(Name, partition, policy.Limits, cost) { Block = policy.Block, Kind = policy.CountWhen is null ? RateLimitRequestKind.Decide : RateLimitRequestKind.Check };
         var askedAt = Stopwatch.GetTimestamp();
         RateLimitDecision decision;
         var source = RateLimitDecisionSource.Store;
