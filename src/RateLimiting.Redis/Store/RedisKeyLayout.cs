@@ -7,10 +7,11 @@ namespace RateLimiting.Redis.Store;
 
 /// <summary>
 /// Names the keys of a (policy, partition) window: <c>{prefix}:{{policy}:{digest}}:e</c>,
-/// <c>…:t</c>, and <c>…:b</c> for its block state when its policy blocks. All share one hash tag, so the script always runs on one slot. The partition value
-/// is user input (API keys, IPs, claims): it is never written raw, only as a SHA-256 digest of its
-/// UTF-16 code units, which keeps braces out of the tag, bounds the key length, keeps secrets out of
-/// Redis and, unlike UTF-8, is lossless for lone surrogates.
+/// <c>…:t</c>, and <c>…:b</c> for its block state when its policy blocks. All share one hash tag,
+/// so the script always runs on one slot. The partition value is user input (API keys, IPs,
+/// claims): it is never written raw, only as a SHA-256 digest of its UTF-16 code units, which keeps
+/// braces out of the tag, bounds the key length, keeps secrets out of Redis and, unlike UTF-8, is
+/// lossless for lone surrogates.
 /// </summary>
 internal sealed class RedisKeyLayout
 {

@@ -364,10 +364,11 @@ local function decide(entries, totals, argv, at, count)
     return report(2, 0, 0, smallest_at)
   end
 
-  local fits = used + cost <= limit or mode == CHARGE
+  local fits = used + cost <= limit
   for i = 1, count - 1 do
-    if s_used[i] + cost > limits[i] and mode ~= CHARGE then fits = false end
+    if s_used[i] + cost > limits[i] then fits = false end
   end
+  fits = fits or mode == CHARGE
 
   if fits then
     if cost == 0 or mode == CHECK then
