@@ -1,7 +1,9 @@
+using Microsoft.AspNetCore.Authentication;
 using OpenTelemetry;
 using OpenTelemetry.Metrics;
 using OpenTelemetry.Trace;
 using RateLimiting.Telemetry;
+using WebApi.Admin;
 
 var builder = WebApplication.CreateBuilder(args);
 
@@ -10,6 +12,13 @@ var builder = WebApplication.CreateBuilder(args);
 builder.Services.AddRedisSlidingWindowLimiter();
 builder.Services.AddHealthChecks().AddRedisSlidingWindowLimiter();
 builder.Services.AddControllers();
+
+// The admin API (usage, reset, temporary limits) is mapped behind an authorization policy; this
+// sample's operators authenticate with a key (Admin:Key, e.g. Admin__Key=... in the environment).
+builder.Services.AddAuthentication().AddScheme<AuthenticationSchemeOptions, AdminKeyAuthenticationHandler>(AdminKeyAuthenticationHandler.SchemeName, null);
+builder.Services.AddAuthorization(options => options.AddPolicy(AdminKeyAuthenticationHandler.Policy, policy => policy
+    .AddAuthenticationSchemes(AdminKeyAuthenticationHandler.SchemeName)
+    .RequireRole(AdminKeyAuthenticationHandler.Policy)));
 
 // Metrics, traces and logs go to an OpenTelemetry collector when OTEL_EXPORTER_OTLP_ENDPOINT is set;
 // the exporter reads it and the other OTEL_* variables itself. Without it nothing is wired: the
@@ -29,6 +38,8 @@ if (!string.IsNullOrEmpty(builder.Configuration["OTEL_EXPORTER_OTLP_ENDPOINT"]))
 
 var app = builder.Build();
 
+app.UseAuthentication();
+app.UseAuthorization();
 app.UseRateLimiter();
 
 // Minimal API: cost 1 per request.
@@ -58,6 +69,7 @@ app.MapGet("/", () => "RateLimiting sample: try GET /api/hello, /api/report, /ap
 app.MapHealthChecks("/health").DisableRateLimiting();
 
 app.MapControllers();
+app.MapRateLimitAdmin("/admin/rate-limits", authorizationPolicy: AdminKeyAuthenticationHandler.Policy);
 
 app.Run();
 

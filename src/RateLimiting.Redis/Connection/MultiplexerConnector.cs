@@ -17,10 +17,15 @@ internal sealed class MultiplexerConnector
     private readonly RedisStoreOptions _options;
     private readonly RedisConnectionDiagnostics _diagnostics;
     private readonly ClientFailureListener _clientFailures;
+    private readonly Action<IConnectionMultiplexer> _connected;
     private int _generations;
 
-    public MultiplexerConnector(RedisStoreOptions options, RedisConnectionDiagnostics diagnostics)
+    /// <param name="options">The store's options.</param>
+    /// <param name="diagnostics">Watches every multiplexer's events.</param>
+    /// <param name="connected">Called with every multiplexer connected, before it is used.</param>
+    public MultiplexerConnector(RedisStoreOptions options, RedisConnectionDiagnostics diagnostics, Action<IConnectionMultiplexer> connected)
     {
+        _connected = connected;
         _options = options;
         _diagnostics = diagnostics;
         _clientFailures = new ClientFailureListener(diagnostics.OnFailure);
@@ -69,6 +74,7 @@ internal sealed class MultiplexerConnector
         {
             var multiplexer = await connecting.WaitAsync(deadline).ConfigureAwait(false);
             _diagnostics.Attach(multiplexer);
+            _connected(multiplexer);
             return new MultiplexerGeneration(number, multiplexer, owned: configuration is not null);
         }
         catch (Exception ex) when (ex is TimeoutException || (ex is OperationCanceledException && expired.IsCancellationRequested))

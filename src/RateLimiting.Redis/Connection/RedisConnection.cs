@@ -34,15 +34,19 @@ internal sealed class RedisConnection : IAsyncDisposable
     public RedisConnection(RedisStoreOptions options, ILogger logger, IClock clock, IMeterFactory? meterFactory)
     {
         _diagnostics = new RedisConnectionDiagnostics(options, logger, clock);
+        Notices = new AdminNotices(options.KeyPrefix, logger);
         _deadline = new CallDeadline(options.OperationTimeout, clock, _diagnostics.OnFailure);
         _runner = new ScriptRunner(_deadline, logger);
         _faults = new FaultDetector(options.Resilience, clock);
         Breakers = new MasterBreakers(options.Resilience, clock, logger, ProbeAsync);
         Health = new ConnectionHealth(clock, Breakers);
         _metrics = meterFactory is null ? null : new RedisMetrics(meterFactory, Health);
-        Supervisor = new MultiplexerSupervisor(options.OperationTimeout, new MultiplexerConnector(options, _diagnostics), logger, _metrics, Breakers.ProbeNow);
+        Supervisor = new MultiplexerSupervisor(options.OperationTimeout, new MultiplexerConnector(options, _diagnostics, Notices.Subscribe), logger, _metrics, Breakers.ProbeNow);
         Batcher = options.Batching ? new CallBatcher(_runner, _deadline, () => Supervisor.Current, logger, _metrics) : null;
     }
+
+    /// <summary>Gets what every instance hears of partitions reset or given a temporary limit, subscribed on every multiplexer.</summary>
+    public AdminNotices Notices { get; }
 
     /// <summary>Gets the circuit breakers, one per master and one for no connection at all.</summary>
     public MasterBreakers Breakers { get; }
@@ -57,19 +61,25 @@ internal sealed class RedisConnection : IAsyncDisposable
     /// <summary>Runs <paramref name="script"/> on the slot of <paramref name="keys"/>, alone or batched with other calls for its master, and returns its integer array reply.</summary>
     public ValueTask<long[]> EvaluateAsync(BatchableScript script, ReadOnlySpan<string> keys, ReadOnlySpan<long> args, CancellationToken cancellationToken)
     {
-        var redisKeys = new RedisKey[keys.Length];
-        for (var i = 0; i < keys.Length; i++)
-        {
-            redisKeys[i] = keys[i];
-        }
-
         var redisArgs = new RedisValue[args.Length];
         for (var i = 0; i < args.Length; i++)
         {
             redisArgs[i] = args[i];
         }
 
-        return EvaluateCoreAsync(script, redisKeys, redisArgs, cancellationToken);
+        return EvaluateAsync(script, keys, redisArgs, cancellationToken);
+    }
+
+    /// <summary>As the overload of integer arguments, with arguments of any kind (a channel name, a policy name).</summary>
+    public ValueTask<long[]> EvaluateAsync(BatchableScript script, ReadOnlySpan<string> keys, RedisValue[] args, CancellationToken cancellationToken)
+    {
+        var redisKeys = new RedisKey[keys.Length];
+        for (var i = 0; i < keys.Length; i++)
+        {
+            redisKeys[i] = keys[i];
+        }
+
+        return EvaluateCoreAsync(script, redisKeys, args, cancellationToken);
     }
 
     public async ValueTask DisposeAsync()

@@ -3,6 +3,7 @@ using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using RateLimiting.Admin;
 using RateLimiting.AspNetCore;
 using RateLimiting.Policies;
 using RateLimiting.Redis;
@@ -66,6 +67,7 @@ public static class RedisSlidingWindowLimiterServiceCollectionExtensions
             sp.GetService<IMeterFactory>()));
         services.TryAddSingleton(static sp => new RedisRateLimitStore(sp.GetRequiredService<RedisConnection>(), sp.GetRequiredService<IOptions<RedisRateLimitingOptions>>().Value.Redis));
         services.TryAddSingleton<IRateLimitStore>(static sp => sp.GetRequiredService<RedisRateLimitStore>());
+        services.TryAddSingleton<IRateLimitAdmin, RateLimitAdmin>();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<Microsoft.Extensions.Hosting.IHostedService, RedisStoreWarmUp>());
         return builder;
     }

@@ -7,7 +7,8 @@ namespace RateLimiting.Redis.Store;
 
 /// <summary>
 /// Names the keys of a (policy, partition) window: <c>{prefix}:{{policy}:{digest}}:e</c>,
-/// <c>…:t</c>, and <c>…:b</c> for its block state when its policy blocks. All share one hash tag,
+/// <c>…:t</c>, <c>…:b</c> for its block state when its policy blocks, and <c>…:o</c> for a temporary
+/// limit. All share one hash tag,
 /// so the script always runs on one slot. The partition value is user input (API keys, IPs,
 /// claims): it is never written raw, only as a SHA-256 digest of its UTF-16 code units, which keeps
 /// braces out of the tag, bounds the key length, keeps secrets out of Redis and, unlike UTF-8, is
@@ -57,6 +58,9 @@ internal sealed class RedisKeyLayout
 
     /// <summary>The block state's key, beside <paramref name="totals"/>.</summary>
     public static string BlockOf(string totals) => string.Concat(totals.AsSpan(0, totals.Length - 1), "b");
+
+    /// <summary>The temporary limit's key, beside <paramref name="totals"/>; sliding-window.lua names it so too.</summary>
+    public static string TemporaryLimitOf(string totals) => string.Concat(totals.AsSpan(0, totals.Length - 1), "o");
 
     private static void Append(Span<char> span, ref int at, string value)
     {

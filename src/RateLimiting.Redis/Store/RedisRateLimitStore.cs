@@ -1,6 +1,7 @@
 using System.Runtime.CompilerServices;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
+using RateLimiting.Admin;
 using RateLimiting.Redis.Connection;
 using RateLimiting.Store;
 using RateLimiting.Time;
@@ -13,7 +14,7 @@ namespace RateLimiting.Redis.Store;
 /// bound for one master while a call to it is in flight share its next call
 /// (<see cref="RedisStoreOptions.Batching"/>).
 /// </summary>
-public sealed class RedisRateLimitStore : IRateLimitStore, IAsyncDisposable
+public sealed class RedisRateLimitStore : IRateLimitStore, IRateLimitStoreAdmin, IAsyncDisposable
 {
     /// <summary>A read-only decision: exercises the connection, the script and one slot, and writes nothing.</summary>
     private static readonly RateLimitRequest Probe = new("health", "probe", 1, TimeSpan.FromSeconds(1), cost: 0);
@@ -68,10 +69,10 @@ public sealed class RedisRateLimitStore : IRateLimitStore, IAsyncDisposable
     public async ValueTask<RateLimitDecision> DecideAsync(RateLimitRequest request, CancellationToken cancellationToken)
     {
         request.Validate();
-        var now = _clock is null ? 0 : _clock.GetCurrentInstant().ToUnixTimeTicks() / TimeSpan.TicksPerMicrosecond;
-        var reply = await EvaluateAsync(_script, request, now, request.Kind, request.Block, cancellationToken).ConfigureAwait(false);
+        var reply = await EvaluateAsync(_script, request, Now(), request.Kind, request.Block, cancellationToken).ConfigureAwait(false);
         var window = (int)reply[1];
-        var limit = request.Limits[window].PermitLimit;
+        var temporaryLimit = (int)reply[6];
+        var limit = temporaryLimit > 0 && window == request.Limits.Count - 1 ? temporaryLimit : request.Limits[window].PermitLimit;
         return new RateLimitDecision(
             reason: (RateLimitRejectReason)reply[0],
             limit: limit,
@@ -79,7 +80,10 @@ public sealed class RedisRateLimitStore : IRateLimitStore, IAsyncDisposable
             retryAfter: TimeSpan.FromMicroseconds(reply[3]),
             resetAfter: TimeSpan.FromMicroseconds(reply[4]),
             windowIndex: window,
-            admission: reply[5]);
+            admission: reply[5])
+        {
+            TemporaryLimit = temporaryLimit,
+        };
     }
 
     /// <inheritdoc />
@@ -88,6 +92,69 @@ public sealed class RedisRateLimitStore : IRateLimitStore, IAsyncDisposable
         request.Validate();
         ArgumentOutOfRangeException.ThrowIfLessThan(admission, 1);
         await EvaluateAsync(SlidingWindowScripts.Refund, request, admission, RateLimitRequestKind.Decide, block: null, cancellationToken).ConfigureAwait(false);
+    }
+
+    event Action<string>? IRateLimitStoreAdmin.PartitionChanged
+    {
+        add => _connection.Notices.Received += value;
+        remove => _connection.Notices.Received -= value;
+    }
+
+    /// <inheritdoc />
+    async ValueTask<RateLimitUsage> IRateLimitStoreAdmin.GetUsageAsync(RateLimitRequest request, CancellationToken cancellationToken)
+    {
+        var (entries, totals) = _keys.For(request.Policy, request.Partition);
+        var limits = request.Limits;
+        var args = new long[1 + (2 * limits.Count)];
+        args[0] = Now();
+        for (var i = 0; i < limits.Count; i++)
+        {
+            args[1 + (2 * i)] = limits[i].PermitLimit;
+            args[2 + (2 * i)] = Microseconds(limits[i].Window);
+        }
+
+        var reply = await _connection.EvaluateAsync(SlidingWindowScripts.Usage, [entries, RedisKeyLayout.BlockOf(totals), RedisKeyLayout.TemporaryLimitOf(totals)], args, cancellationToken).ConfigureAwait(false);
+        var temporaryLimit = (int)reply[^2];
+        int LimitOf(int window) => temporaryLimit > 0 && window == limits.Count - 1 ? temporaryLimit : limits[window].PermitLimit;
+
+        // The window the headers report: the least remaining, the longer on a tie.
+        var reported = 0;
+        for (var i = 1; i < limits.Count; i++)
+        {
+            if (LimitOf(i) - reply[2 * i] <= LimitOf(reported) - reply[2 * reported])
+            {
+                reported = i;
+            }
+        }
+
+        return new RateLimitUsage(
+            reported,
+            LimitOf(reported),
+            (int)Math.Min(reply[2 * reported], int.MaxValue),
+            resetAfter: TimeSpan.FromMicroseconds(reply[(2 * reported) + 1]),
+            blockedFor: TimeSpan.FromMicroseconds(reply[^3]),
+            temporaryLimit: temporaryLimit > 0 ? temporaryLimit : null,
+            temporaryLimitLeft: TimeSpan.FromMicroseconds(reply[^1]));
+    }
+
+    /// <inheritdoc />
+    async ValueTask<bool> IRateLimitStoreAdmin.ResetAsync(RateLimitRequest request, CancellationToken cancellationToken)
+    {
+        var (entries, totals) = _keys.For(request.Policy, request.Partition);
+        var reply = await _connection.EvaluateAsync(SlidingWindowScripts.Reset, [entries, totals, RedisKeyLayout.BlockOf(totals)], [_connection.Notices.Channel.ToString(), request.Policy], cancellationToken).ConfigureAwait(false);
+        return reply[0] > 0;
+    }
+
+    /// <inheritdoc />
+    async ValueTask<bool> IRateLimitStoreAdmin.SetTemporaryLimitAsync(RateLimitRequest request, int permitLimit, TimeSpan duration, CancellationToken cancellationToken)
+    {
+        var (_, totals) = _keys.For(request.Policy, request.Partition);
+        var reply = await _connection.EvaluateAsync(
+            SlidingWindowScripts.Override,
+            [totals, RedisKeyLayout.TemporaryLimitOf(totals)],
+            [Now(), permitLimit, Microseconds(duration), _connection.Notices.Channel.ToString(), request.Policy],
+            cancellationToken).ConfigureAwait(false);
+        return reply[0] > 0;
     }
 
     /// <inheritdoc />
@@ -122,6 +189,9 @@ public sealed class RedisRateLimitStore : IRateLimitStore, IAsyncDisposable
         args[^1] = Microseconds(penalty.Duration);
         return _connection.EvaluateAsync(script, [entries, totals, RedisKeyLayout.BlockOf(totals)], args, cancellationToken);
     }
+
+    /// <summary>The time scripts decide at: the test clock's, or 0 for the Redis server's.</summary>
+    private long Now() => _clock is null ? 0 : _clock.GetCurrentInstant().ToUnixTimeTicks() / TimeSpan.TicksPerMicrosecond;
 
     private static long Microseconds(TimeSpan span) => span.Ticks / TimeSpan.TicksPerMicrosecond;
 

@@ -4,7 +4,7 @@
 -- ARGV     per decision: entries, totals, and the block state when its policy blocks (a key name,
 --          never a number), the number of its arguments, then its arguments as decide-one.lua has
 --          them (the server's clock is read once for the batch).
--- Returns  six integers per decision, as decide-one.lua does, or { -1, 0, 0, 0, 0, 0 } for a
+-- Returns  seven integers per decision, as decide-one.lua does, or { -1, 0, 0, 0, 0, 0, 0 } for a
 --          decision whose keys this node does not serve now (its slot moved, or is migrating and
 --          the keys are not all here): such a decision read nothing and wrote nothing, and is
 --          decided alone.
@@ -22,13 +22,13 @@ while i <= #ARGV do
   local present = block and redis.pcall('EXISTS', entries, totals, block) or redis.pcall('EXISTS', entries, totals)
   local verdict
   if type(present) == 'table' and present.err ~= nil then
-    verdict = { -1, 0, 0, 0, 0, 0 }
+    verdict = { -1, 0, 0, 0, 0, 0, 0 }
   elseif block then
     verdict = decide_blocking(entries, totals, block, ARGV, first, (width - 5) / 2)
   else
     verdict = decide(entries, totals, ARGV, first, (width - 2) / 2)
   end
-  for j = 1, 6 do
+  for j = 1, 7 do
     replies[#replies + 1] = verdict[j]
   end
   i = first + width

@@ -8,7 +8,8 @@
 --          memory grows with the requests admitted in that window, whatever their cost, and
 --          whatever the number of windows.
 -- totals   hash, which exists only while the sorted set does. For the longest window:
---          u = total cost, o = score of the oldest entry; s = last member sequence number.
+--          u = total cost, o = score of the oldest entry; s = last member sequence number;
+--          v = 1 while a temporary limit may be set (so that decisions without one never read it).
 --          With several windows also x = "<signature>|<newest>|<window>|<window>..." where the
 --          signature names the shorter windows' lengths (a reload may change them: the fields are
 --          then counted afresh from the entries), newest is the newest entry's score, and each
@@ -16,6 +17,8 @@
 --          "<score>[:<cost>] " for its oldest counted entries, in order, all of them when complete
 --          is 1. Entries leave a shorter window from its queue without a read; only a window with
 --          more entries than a queue holds refills its queue from the sorted set now and then.
+-- override string beside them (…:o, written by override.lua) with its own TTL: "<limit>:<until>",
+--          an operator's temporary limit for the longest window until that score.
 -- Arguments, from argv[at]: now (microseconds, as text; '0' for the Redis server's clock), cost
 --          (0 = peek) plus MODE_UNIT times the mode, then one (permit limit, window in
 --          microseconds) pair per window, windows ascending: the last is the longest. Modes:
@@ -26,7 +29,8 @@
 --            reason 2 the one of the smallest limit),
 --            cost used in it after this decision, retry after (microseconds: until every window
 --            has room), time until its oldest entry leaves (microseconds),
---            sequence number of the admission (0 when nothing was recorded) }
+--            sequence number of the admission (0 when nothing was recorded),
+--            the longest window's temporary limit (0 when none) }
 --
 -- Cost: every redis.call costs about a microsecond of dispatch plus half a microsecond per element
 -- of its reply, every Lua number passed to Redis is printed with "%.17g" (slow), and every string
@@ -52,6 +56,17 @@ local function parse(member)
     return tonumber(string.sub(member, 1, sep - 1)), tonumber(string.sub(member, sep + 1))
   end
   return tonumber(member), 1
+end
+
+-- The temporary limit of the longest window that an operator set (override.lua) at `key`, and
+-- when it ends; nil when there is none or it ended by `now`.
+local function temporary_limit(key, now)
+  local value = redis.call('GET', key)
+  if not value then return nil end
+  local sep = string.find(value, ':', 1, true)
+  local ends = tonumber(string.sub(value, sep + 1))
+  if ends <= now then return nil end
+  return tonumber(string.sub(value, 1, sep - 1)), ends
 end
 
 local function member_of(seq, cost)
@@ -230,14 +245,28 @@ local function decide(entries, totals, argv, at, count)
   local cost = tonumber(argv[at + 1])
   local mode = math.floor(cost / MODE_UNIT)
   cost = cost - mode * MODE_UNIT
-  local limits, windows, smallest, smallest_at = {}, {}, nil, nil
+  local limits, windows = {}, {}
   for i = 1, count do
     limits[i], windows[i] = tonumber(argv[at + 2 * i]), tonumber(argv[at + 2 * i + 1])
+  end
+
+  local state = redis.call('HMGET', totals, 'u', 's', 'o', 'x', 'v')
+  -- An operator's temporary limit, looked for only where the totals are flagged (v) or absent:
+  -- the totals then written are flagged, and the flag goes with the limit.
+  local temporary
+  if not state[1] or state[5] then
+    temporary = temporary_limit(string.sub(totals, 1, -2) .. 'o', now)
+    if temporary then
+      limits[count] = temporary
+    elseif state[5] then
+      redis.call('HDEL', totals, 'v')
+    end
+  end
+  local smallest, smallest_at
+  for i = 1, count do
     if not smallest or limits[i] < smallest then smallest, smallest_at = limits[i], i end
   end
   local limit, window = limits[count], windows[count]
-
-  local state = redis.call('HMGET', totals, 'u', 's', 'o', 'x')
   local used, seq, oldest = tonumber(state[1]), tonumber(state[2]), score_or_nil(state[3])
   -- The hash exists, with a TTL: it may be written without an admission.
   local exists = used ~= nil
@@ -339,6 +368,7 @@ local function decide(entries, totals, argv, at, count)
     else
       redis.call('HSET', totals, 'u', used, 's', seq, 'o', oldest, 'x', format_shorter(signature, newest, s_used, s_queue, s_complete))
     end
+    if oldest and temporary and not state[5] then redis.call('HSET', totals, 'v', 1) end
   end
 
   -- Reports `window`, else the window with the least remaining.
@@ -355,7 +385,7 @@ local function decide(entries, totals, argv, at, count)
       first = front_of(s_queue[at_least])
     end
     local reset_after = first and first + windows[at_least] - now or 0
-    return { reason, at_least - 1, s_used[at_least], retry_after, reset_after, admission }
+    return { reason, at_least - 1, s_used[at_least], retry_after, reset_after, admission, temporary or 0 }
   end
 
   if cost > smallest and mode ~= CHARGE then
@@ -455,7 +485,7 @@ local function decide_blocking(entries, totals, block, argv, at, count)
   local blocked = state and string.byte(state, 1) == 66
   if blocked then
     local left = tonumber(string.sub(state, 2)) - now
-    if left > 0 then return { 3, count - 1, tonumber(argv[at + 2 * count]), left, left, 0 } end
+    if left > 0 then return { 3, count - 1, tonumber(argv[at + 2 * count]), left, left, 0, 0 } end
   end
   local verdict = decide(entries, totals, argv, at, count)
   if verdict[1] ~= 1 then return verdict end
@@ -467,7 +497,9 @@ local function decide_blocking(entries, totals, block, argv, at, count)
   end
   if #recent >= after then
     redis.call('SET', block, 'B' .. string.format('%d', now + duration), 'PX', math.ceil(duration / 1000))
-    verdict[1], verdict[3], verdict[4], verdict[5] = 3, tonumber(argv[at + 2 * verdict[2] + 2]), duration, duration
+    local reported = verdict[2] + 1
+    verdict[1], verdict[4], verdict[5] = 3, duration, duration
+    verdict[3] = reported == count and verdict[7] > 0 and verdict[7] or tonumber(argv[at + 2 * reported])
   else
     redis.call('SET', block, table.concat(recent, ' '), 'PX', math.ceil(within / 1000))
   end

@@ -61,11 +61,12 @@ internal sealed class PartitionSource
     public string? Read(HttpContext context)
     {
         var value = _read(context);
-        if (value is null)
-        {
-            return null;
-        }
+        return value is null ? null : Format(value);
+    }
 
+    /// <summary>The partition a request whose source reads <paramref name="value"/> is decided in.</summary>
+    public string Format(string value)
+    {
         if (value.Length <= MaxRawLength)
         {
             return string.Concat(_tag, "=", value);

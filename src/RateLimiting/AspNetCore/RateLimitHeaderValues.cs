@@ -11,8 +11,13 @@ namespace RateLimiting.AspNetCore;
 internal static class RateLimitHeaderValues
 {
     /// <summary><c>"name";q=100;w=3600</c> per window, comma-separated: the quota and the window in seconds.</summary>
-    public static string Policy(string[] itemNames, RateLimitWindow[] windows)
-        => string.Join(", ", windows.Select((window, i) => string.Create(CultureInfo.InvariantCulture, $"\"{itemNames[i]}\";q={window.PermitLimit};w={Seconds(window.Window)}")));
+    /// <param name="itemNames">One name per window.</param>
+    /// <param name="windows">The windows.</param>
+    /// <param name="temporaryLimit">The limit that replaces the longest window's for a while; 0 for none.</param>
+    public static string Policy(string[] itemNames, RateLimitWindow[] windows, int temporaryLimit = 0)
+        => string.Join(", ", windows.Select((window, i) => string.Create(
+            CultureInfo.InvariantCulture,
+            $"\"{itemNames[i]}\";q={(temporaryLimit > 0 && i == windows.Length - 1 ? temporaryLimit : window.PermitLimit)};w={Seconds(window.Window)}")));
 
     /// <summary><c>"name";r=42;t=17</c>: the remaining quota and the seconds until it resets.</summary>
     public static string State(string name, int remaining, TimeSpan resetAfter)

@@ -39,7 +39,7 @@ internal static class RateLimitResponse
         var decision = lease.Decision;
         var remaining = refunded ? Math.Min(decision.Limit, decision.Remaining + lease.Request.Cost) : decision.Remaining;
         var headers = response.Headers;
-        headers.Append(PolicyHeader, policy.PolicyHeaderValue);
+        headers.Append(PolicyHeader, decision.TemporaryLimit == 0 ? policy.PolicyHeaderValue : RateLimitHeaderValues.Policy(policy.ItemNames, policy.Limits, decision.TemporaryLimit));
         headers.Append(StateHeader, RateLimitHeaderValues.State(policy.ItemNames[decision.WindowIndex], remaining, decision.ResetAfter));
     }
 

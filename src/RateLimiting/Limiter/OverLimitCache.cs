@@ -11,7 +11,7 @@ namespace RateLimiting.Limiter;
 /// least as much can fit before that time (the store's Retry-After is when every rejecting window
 /// has room); and it never rejects beyond it, because the time is counted from before the store
 /// was asked. Changed limits or windows drop the entry, and so does a refund in this instance, the
-/// one way an entry leaves early (a refund by another instance's chain can free room sooner, which
+/// one way an entry leaves early besides a reset (a refund by another instance's chain can free room sooner, which
 /// this instance then sees at the Retry-After at the latest). It remembers a block the same way:
 /// a blocked partition is rejected, whatever the cost, until the block's end as the store told it.
 /// </summary>
@@ -44,7 +44,7 @@ internal sealed class OverLimitCache
 
         var retryAfter = Stopwatch.GetElapsedTime(now, entry.Until);
         var reported = entry.Decision;
-        decision = new RateLimitDecision(reported.Reason, reported.Limit, reported.Remaining, retryAfter, retryAfter, reported.WindowIndex);
+        decision = new RateLimitDecision(reported.Reason, reported.Limit, reported.Remaining, retryAfter, retryAfter, reported.WindowIndex) { TemporaryLimit = reported.TemporaryLimit };
         return true;
     }
 
@@ -66,6 +66,9 @@ internal sealed class OverLimitCache
 
     /// <summary>Drops the partition's entry: a refund took an admission back, so a request may fit before its Retry-After.</summary>
     public void Forget(string partition) => _entries.TryRemove(partition, out _);
+
+    /// <summary>Drops every entry: a partition of the policy was reset, and which one is not known here.</summary>
+    public void Clear() => _entries.Clear();
 
     private void Sweep()
     {

@@ -44,6 +44,12 @@ internal sealed partial class PolicyDecider
     /// <summary>The name the policy was declared with at start-up: its store keys and telemetry tags, stable across reloads.</summary>
     public string Name { get; }
 
+    /// <summary>Forgets what the over-limit cache remembers of <paramref name="partition"/>: it was reset.</summary>
+    public void Forget(string partition) => _overLimitCache?.Forget(partition);
+
+    /// <summary>Forgets every partition the over-limit cache remembers: a partition was reset by another instance, which names the policy only.</summary>
+    public void ForgetAll() => _overLimitCache?.Clear();
+
     /// <summary>Decides one request.</summary>
     /// <param name="policy">
     /// The request's snapshot of the policy, resolved once by the caller rather than looked up here:

@@ -21,7 +21,19 @@ internal sealed class PolicyDeciders
 
         // One cache per policy, so that equal partition values of different policies never meet.
         _create = name => new PolicyDecider(name, store, fallback, overLimitCache ? new OverLimitCache() : null, metrics, logger);
+        if (overLimitCache && store is IRateLimitStoreAdmin administered)
+        {
+            administered.PartitionChanged += ForgetAll;
+        }
     }
 
     public PolicyDecider Get(string name) => _deciders.GetOrAdd(name, _create);
+
+    private void ForgetAll(string name)
+    {
+        if (_deciders.TryGetValue(name, out var decider))
+        {
+            decider.ForgetAll();
+        }
+    }
 }

@@ -45,4 +45,7 @@ public readonly record struct RateLimitDecision
 
     /// <summary>Gets what identifies the recorded request within its partition, for <see cref="IRateLimitStore.RefundAsync"/>; 0 when nothing was recorded.</summary>
     public long Admission { get; }
+
+    /// <summary>Gets the temporary limit that replaced the longest window's (<c>IRateLimitAdmin.SetOverrideAsync</c>); 0 when none did.</summary>
+    internal int TemporaryLimit { get; init; }
 }

@@ -13,6 +13,7 @@ internal sealed class RateLimitingMetrics
     public const string OutcomeTag = "ratelimiting.store.outcome";
     public const string RefundTag = "ratelimiting.refund.result";
     public const string ChargeTag = "ratelimiting.charge.result";
+    public const string OperationTag = "ratelimiting.admin.operation";
 
     /// <summary>The values of <see cref="ChargeTag"/>.</summary>
     public static class Charges
@@ -56,6 +57,7 @@ internal sealed class RateLimitingMetrics
     private readonly Histogram<double> _storeDuration;
     private readonly Counter<long> _refunds;
     private readonly Counter<long> _charges;
+    private readonly Counter<long> _adminOperations;
 
     public RateLimitingMetrics(IMeterFactory meterFactory)
     {
@@ -63,6 +65,7 @@ internal sealed class RateLimitingMetrics
         _decisions = meter.CreateCounter<long>("ratelimiting.decisions", "{request}", "Rate-limit decisions, by policy and result.");
         _refunds = meter.CreateCounter<long>("ratelimiting.refunds", "{request}", "Admissions taken back because a later policy of a chain rejected the request, by policy and result (lost: the store could not take it back).");
         _charges = meter.CreateCounter<long>("ratelimiting.charges", "{request}", "Costs charged after the response (CountWhen, IRateLimitCostFeature), by policy and result (lost: the store could not record it).");
+        _adminOperations = meter.CreateCounter<long>("ratelimiting.admin.operations", "{operation}", "Operations of IRateLimitAdmin, by policy, operation (usage, reset) and store outcome.");
         _storeDuration = meter.CreateHistogram<double>("ratelimiting.store.duration", "s", "Duration of store calls.", advice: new InstrumentAdvice<double>
         {
             HistogramBucketBoundaries = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1],
@@ -98,6 +101,14 @@ internal sealed class RateLimitingMetrics
         if (_charges.Enabled)
         {
             _charges.Add(1, new TagList { { PolicyTag, policy }, { ChargeTag, result } });
+        }
+    }
+
+    public void AdminOperated(string policy, string operation, string outcome)
+    {
+        if (_adminOperations.Enabled)
+        {
+            _adminOperations.Add(1, new TagList { { PolicyTag, policy }, { OperationTag, operation }, { OutcomeTag, outcome } });
         }
     }
 

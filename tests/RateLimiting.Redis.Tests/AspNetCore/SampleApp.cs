@@ -33,6 +33,17 @@ public sealed class SampleApp : WebApplicationFactory<Program>
 
     public ReloadableConfiguration Reloadable { get; } = new();
 
+    /// <summary>
+    /// The sample on Kestrel, on a free port of 127.0.0.1, for what the test server does not give:
+    /// the raw request target, which alone tells a slash from an encoded <c>%2F</c>.
+    /// </summary>
+    public static SampleApp OnKestrel(RedisClusterFixture cluster, Dictionary<string, string?> settings)
+    {
+        var app = new SampleApp(cluster, settings);
+        app.UseKestrel(options => options.Listen(System.Net.IPAddress.Loopback, 0));
+        return app;
+    }
+
     public static string NewKeyPrefix() => "t" + Guid.NewGuid().ToString("N")[..12];
 
     /// <summary>A response header's values as one comma-separated string, as a structured-field list reads; null when absent.</summary>

@@ -8,6 +8,7 @@ using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Logging;
+using RateLimiting.Admin;
 using RateLimiting.Redis.Connection;
 using RateLimiting.Redis.Tests.AspNetCore;
 using RateLimiting.Redis.Tests.Infrastructure;
@@ -47,6 +48,26 @@ public sealed class ObservabilityTests
         Assert.All(spans, span => Assert.Equal("ratelimiting.store.decide", span.OperationName));
         Assert.DoesNotContain(measurements.SelectMany(m => m.Tags), tag => $"{tag.Value}".Contains(ApiKey, StringComparison.Ordinal));
         Assert.DoesNotContain(spans.SelectMany(s => s.TagObjects), tag => $"{tag.Value}".Contains(ApiKey, StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task AdminOperations_LoggedAndCounted_WithoutPartitionValues()
+    {
+        var policy = "adm-" + Guid.NewGuid().ToString("N")[..8];
+        var measurements = new ConcurrentQueue<(string Instrument, object Value, KeyValuePair<string, object?>[] Tags)>();
+        var logs = new CapturingLoggerProvider();
+        await using var app = await TestApp.StartAsync(_cluster, TestApp.Policy(policy, 1, "Header:X-Api-Key"), Map(policy), services => services.AddLogging(b => b.AddProvider(logs)));
+        using var meters = ListenToMeters(app, measurements);
+        var admin = app.Services.GetRequiredService<IRateLimitAdmin>();
+
+        await admin.GetUsageAsync(policy, ApiKey);
+        await admin.ResetAsync(policy, ApiKey);
+
+        var operations = measurements.Where(m => m.Instrument == "ratelimiting.admin.operations").Select(m => (Tag(m.Tags, "ratelimiting.policy"), Tag(m.Tags, "ratelimiting.admin.operation"), Tag(m.Tags, "ratelimiting.store.outcome")));
+        Assert.Equal([(policy, "usage", "success"), (policy, "reset", "success")], operations);
+        Assert.Equal(2, logs.Entries.Count(e => e.EventId.Name == "AdminOperated" && e.Text.Contains(policy, StringComparison.Ordinal)));
+        Assert.DoesNotContain(logs.Entries, e => e.Text.Contains(ApiKey, StringComparison.Ordinal));
+        Assert.DoesNotContain(measurements.SelectMany(m => m.Tags), tag => $"{tag.Value}".Contains(ApiKey, StringComparison.Ordinal));
     }
 
     [Fact]

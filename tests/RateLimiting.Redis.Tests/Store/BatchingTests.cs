@@ -171,8 +171,8 @@ public sealed class BatchingTests : IAsyncLifetime
         var reply = (long[])(await node.ExecuteAsync("EVAL", args).WaitAsync(Generous))!;
 
         Assert.Equal(SlidingWindowScripts.VerdictWidth * members.Length, reply.Length);
-        long[] admitted = [0, 0, 2, 0, 1, 1];
-        long[] notServed = [BatchableScript.NotServedHere, 0, 0, 0, 0, 0];
+        long[] admitted = [0, 0, 2, 0, 1, 1, 0];
+        long[] notServed = [BatchableScript.NotServedHere, 0, 0, 0, 0, 0, 0];
         Assert.Equal([.. admitted, .. notServed, .. admitted, .. admitted], reply.Select((value, i) => i % SlidingWindowScripts.VerdictWidth == 4 ? Math.Sign(value) : value));
         var (foreignEntries, foreignTotals) = Keys.For(Policy, foreign);
         Assert.Equal(0, await multiplexer.GetDatabase().KeyExistsAsync([foreignEntries, foreignTotals]).WaitAsync(Generous));
