@@ -72,7 +72,7 @@ public sealed class RedisRateLimitStore : IRateLimitStore, IRateLimitStoreAdmin,
         var reply = await EvaluateAsync(_script, request, Now(), request.Kind, request.Block, cancellationToken).ConfigureAwait(false);
         var window = (int)reply[1];
         var temporaryLimit = (int)reply[6];
-        var limit = temporaryLimit > 0 && window == request.Limits.Count - 1 ? temporaryLimit : request.Limits[window].PermitLimit;
+        var limit = LimitOf(request.Limits, window, temporaryLimit);
         return new RateLimitDecision(
             reason: (RateLimitRejectReason)reply[0],
             limit: limit,
@@ -115,13 +115,11 @@ public sealed class RedisRateLimitStore : IRateLimitStore, IRateLimitStoreAdmin,
 
         var reply = await _connection.EvaluateAsync(SlidingWindowScripts.Usage, [entries, RedisKeyLayout.BlockOf(totals), RedisKeyLayout.TemporaryLimitOf(totals)], args, cancellationToken).ConfigureAwait(false);
         var temporaryLimit = (int)reply[^2];
-        int LimitOf(int window) => temporaryLimit > 0 && window == limits.Count - 1 ? temporaryLimit : limits[window].PermitLimit;
-
         // The window the headers report: the least remaining, the longer on a tie.
         var reported = 0;
         for (var i = 1; i < limits.Count; i++)
         {
-            if (LimitOf(i) - reply[2 * i] <= LimitOf(reported) - reply[2 * reported])
+            if (LimitOf(limits, i, temporaryLimit) - reply[2 * i] <= LimitOf(limits, reported, temporaryLimit) - reply[2 * reported])
             {
                 reported = i;
             }
@@ -129,7 +127,7 @@ public sealed class RedisRateLimitStore : IRateLimitStore, IRateLimitStoreAdmin,
 
         return new RateLimitUsage(
             reported,
-            LimitOf(reported),
+            LimitOf(limits, reported, temporaryLimit),
             (int)Math.Min(reply[2 * reported], int.MaxValue),
             resetAfter: TimeSpan.FromMicroseconds(reply[(2 * reported) + 1]),
             blockedFor: TimeSpan.FromMicroseconds(reply[^3]),
@@ -192,6 +190,10 @@ public sealed class RedisRateLimitStore : IRateLimitStore, IRateLimitStoreAdmin,
 
     /// <summary>The time scripts decide at: the test clock's, or 0 for the Redis server's.</summary>
     private long Now() => _clock is null ? 0 : _clock.GetCurrentInstant().ToUnixTimeTicks() / TimeSpan.TicksPerMicrosecond;
+
+    /// <summary>A window's permit limit, the longest window's replaced by a temporary limit (0 for none).</summary>
+    private static int LimitOf(IReadOnlyList<RateLimitWindow> limits, int window, int temporaryLimit)
+        => temporaryLimit > 0 && window == limits.Count - 1 ? temporaryLimit : limits[window].PermitLimit;
 
     private static long Microseconds(TimeSpan span) => span.Ticks / TimeSpan.TicksPerMicrosecond;
 

@@ -15,6 +15,9 @@ namespace RateLimiting.Admin;
 /// </summary>
 internal sealed partial class RateLimitAdmin : IRateLimitAdmin
 {
+    /// <summary>The longest temporary limit: a raise meant for good belongs in the configuration.</summary>
+    private static readonly TimeSpan MaxOverrideDuration = TimeSpan.FromDays(366);
+
     private readonly IRateLimitStoreAdmin _store;
     private readonly PolicyRegistry _registry;
     private readonly PolicyDeciders _deciders;
@@ -29,9 +32,6 @@ internal sealed partial class RateLimitAdmin : IRateLimitAdmin
         _metrics = metrics;
         _logger = logger;
     }
-
-    /// <summary>The longest temporary limit: a raise meant for good belongs in the configuration.</summary>
-    private static readonly TimeSpan MaxOverrideDuration = TimeSpan.FromDays(366);
 
     public ValueTask<RateLimitUsage> GetUsageAsync(string policy, string partitionValue, bool fallback = false, CancellationToken cancellationToken = default)
         => OperateAsync(Operations.Usage, policy, partitionValue, fallback, forgets: false, (request, token) => _store.GetUsageAsync(request, token), cancellationToken);
@@ -96,7 +96,7 @@ internal sealed partial class RateLimitAdmin : IRateLimitAdmin
         if (!_registry.Current.Policies.TryGetValue(name, out var policy))
         {
             var what = _registry.Current.Chains.ContainsKey(name) ? "is a chain: name one of its links" : "is not a configured policy";
-            throw new ArgumentException($"'{name}' {what}.", nameof(name));
+            throw new ArgumentException($"'{name}' {what}.", "policy");
         }
 
         var source = fallback
