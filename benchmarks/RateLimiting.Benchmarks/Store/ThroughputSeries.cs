@@ -44,6 +44,9 @@ internal sealed class ThroughputSeries
         }
     }
 
+    /// <summary>A series of the same runs that records its own results.</summary>
+    public ThroughputSeries Copy() => new(Name, Shape, IsOurs, IsBaseline, _run);
+
     /// <summary>Runs without recording: connects, compiles and fills caches.</summary>
     public Task WarmUpAsync(int level, long total) => _run(level, total);
 }

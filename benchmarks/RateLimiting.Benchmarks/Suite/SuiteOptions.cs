@@ -34,6 +34,9 @@ internal sealed class SuiteOptions
 
     public int StoreRounds => Quick ? 1 : 2;
 
+    /// <summary>Gets how many runs each of one window and two windows makes side by side, for their ratio.</summary>
+    public int PairedRounds => Quick ? 2 : 6;
+
     public TimeSpan StoreRunDeadline => TimeSpan.FromSeconds(30);
 
     public int AllocationDecisions => Quick ? 5_000 : 20_000;

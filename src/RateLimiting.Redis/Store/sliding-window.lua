@@ -69,6 +69,12 @@ local function temporary_limit(key, now)
   return tonumber(string.sub(value, 1, sep - 1)), ends
 end
 
+-- Whether score `a` is after score `b`, both decimal text without leading zeros: compared as text,
+-- which is cheaper than converting them.
+local function later(a, b)
+  return #a > #b or (#a == #b and a > b)
+end
+
 local function member_of(seq, cost)
   if cost == 1 then return seq end
   return seq .. ':' .. cost
@@ -170,7 +176,7 @@ local function read_shorter(x, signature, count, used, queue, complete)
   if count == 2 then
     -- Plain finds and one copy of the queue: a pattern would test its every character.
     local signature_end = #signature + 1
-    if string.sub(x, 1, signature_end) ~= signature .. '|' then return nil end
+    if string.byte(x, signature_end) ~= 124 or string.find(x, signature, 1, true) ~= 1 then return nil end
     local newest_end = string.find(x, '|', signature_end + 1, true)
     local total_end = string.find(x, ',', newest_end + 1, true)
     used[1], complete[1] = tonumber(string.sub(x, newest_end + 1, total_end - 1)), string.byte(x, total_end + 1) == 49
@@ -199,20 +205,17 @@ local function format_shorter(signature, newest, used, queue, complete)
   return x
 end
 
--- Moves shorter window i past the entries at or before `boundary`, which have left it; returns
--- whether any had.
+-- Moves shorter window i past the entries at or before `boundary`, which have left it.
 local function advance(entries, i, boundary, used, queue, complete)
-  local moved = false
   while true do
     local score, cost, text, rest = front_of(queue[i])
-    if score > boundary then return moved end
-    moved = true
+    if score > boundary then return end
     used[i], queue[i] = used[i] - cost, string.sub(queue[i], rest)
     if queue[i] == '' then
       if complete[i] then return end
       local list = redis.call('ZRANGEBYSCORE', entries, '(' .. text, '+inf', 'WITHSCORES', 'LIMIT', 0, QUEUE_FETCH)
       queue[i], complete[i] = queue_of(entries, list, 1, #list > 2 * QUEUE_MAX)
-      if queue[i] == '' then return true end
+      if queue[i] == '' then return end
     end
   end
 end
@@ -280,8 +283,11 @@ local function decide(entries, totals, argv, at, count)
   -- The shorter windows (s_used, s_queue, s_complete), moved on before the longest window's
   -- expired entries are removed.
   local s_used, s_queue, s_complete = {}, {}, {}
+  -- A shorter window's first queued score where it is known, for the report.
+  local s_front
   local signature, newest, all
   if count > 1 then
+    s_front = {}
     signature = signature_of(argv, at, count)
     if exists then newest = read_shorter(state[4] or nil, signature, count, s_used, s_queue, s_complete) end
     if not newest then
@@ -291,8 +297,7 @@ local function decide(entries, totals, argv, at, count)
     end
     -- A partition's time never runs backwards (a failover to a master whose clock is behind),
     -- so that every entry is counted from its own score on.
-    local newest_score = newest and tonumber(newest)
-    if newest_score and newest_score > now then now, now_text = newest_score, newest end
+    if newest and later(newest, now_text) then now, now_text = tonumber(newest), newest end
     if all then
       dirty = exists
       for i = 1, count - 1 do count_shorter(entries, all, i, now - windows[i], s_used, s_queue, s_complete) end
@@ -300,11 +305,15 @@ local function decide(entries, totals, argv, at, count)
       for i = 1, count - 1 do
         local boundary = now - windows[i]
         if s_queue[i] ~= '' then
-          if newest_score <= boundary then
+          local front = front_of(s_queue[i])
+          if front > boundary then
+            s_front[i] = front
+          elseif tonumber(newest) <= boundary then
             -- Everything it counted has left it, the newest entry included.
             s_used[i], s_queue[i], s_complete[i] = 0, '', true
             dirty = true
-          elseif advance(entries, i, boundary, s_used, s_queue, s_complete) then
+          else
+            advance(entries, i, boundary, s_used, s_queue, s_complete)
             dirty = true
           end
         end
@@ -349,7 +358,7 @@ local function decide(entries, totals, argv, at, count)
       -- No entries (expired, or lost): nothing is in any window.
       used = 0
       for i = 1, count - 1 do
-        s_used[i], s_queue[i], s_complete[i] = 0, '', true
+        s_used[i], s_queue[i], s_complete[i], s_front[i] = 0, '', true, nil
       end
     end
   end
@@ -382,7 +391,7 @@ local function decide(entries, totals, argv, at, count)
     if at_least == count then
       first = oldest and tonumber(oldest)
     elseif s_queue[at_least] ~= '' then
-      first = front_of(s_queue[at_least])
+      first = s_front[at_least] or front_of(s_queue[at_least])
     end
     local reset_after = first and first + windows[at_least] - now or 0
     return { reason, at_least - 1, s_used[at_least], retry_after, reset_after, admission, temporary or 0 }

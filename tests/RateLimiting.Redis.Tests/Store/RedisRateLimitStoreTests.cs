@@ -477,6 +477,29 @@ public sealed class RedisRateLimitStoreTests : IAsyncLifetime
         Assert.Equal(25, afterTheGroupLeft);
     }
 
+    [Fact]
+    public async Task DecideAsync_TwoWindowsClockBehindTheNewestEntry_RecordsAtTheNewestEntrysTime()
+    {
+        // A failover to a master whose clock is behind: the partition's time does not run back, so
+        // the short window's entries leave in the order they came.
+        var clock = FixedClock();
+        var store = NewInstance(clock);
+        var partition = "clock-behind-" + Guid.NewGuid().ToString("N");
+        await store.DecideAsync(Tiered(partition, cost: 1), CancellationToken.None); // t = 0
+        clock.Advance(Duration.FromSeconds(5));
+        await store.DecideAsync(Tiered(partition, cost: 1), CancellationToken.None);
+        clock.Advance(Duration.FromSeconds(-1)); // t = 4 s, recorded at 5 s
+        var behind = await store.DecideAsync(Tiered(partition, cost: 1), CancellationToken.None);
+        clock.Advance(Duration.FromMilliseconds(10_500)); // t = 14.5 s: only the entry of t = 0 has left
+
+        var admitted = await store.DecideAsync(Tiered(partition, cost: 1), CancellationToken.None);
+        var rejected = await store.DecideAsync(Tiered(partition, cost: 1), CancellationToken.None);
+
+        Assert.True(behind.IsAllowed);
+        Assert.Equal((true, 0, 0), (admitted.IsAllowed, admitted.WindowIndex, admitted.Remaining));
+        Assert.Equal((0, TimeSpan.FromMilliseconds(500)), (rejected.WindowIndex, rejected.RetryAfter));
+    }
+
     /// <summary>3 per 10 seconds and 5 per minute.</summary>
     private static RateLimitRequest Tiered(string partition, int cost)
         => new(Policy, partition, [new RateLimitWindow(3, TimeSpan.FromSeconds(10)), new RateLimitWindow(5, TimeSpan.FromMinutes(1))], cost);
