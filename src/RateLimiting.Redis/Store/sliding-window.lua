@@ -157,7 +157,6 @@ local function queue_of(entries, list, first, more)
 end
 
 -- The first queued entry's score, its cost and score as text, and where the next entry begins.
--- Plain finds: cheaper than a pattern with captures.
 local function front_of(queue)
   local token_end = string.find(queue, ' ', 1, true)
   local text = string.sub(queue, 1, token_end - 1)
