@@ -7,16 +7,17 @@
 --          member = "<seq>" for cost 1 or "<seq>:<cost>". It holds the longest window only, so
 --          memory grows with the requests admitted in that window, whatever their cost, and
 --          whatever the number of windows.
--- totals   hash, which exists only while the sorted set does. For the longest window:
---          u = total cost, o = score of the oldest entry; s = last member sequence number;
---          v = 1 while a temporary limit may be set (so that decisions without one never read it).
---          With several windows also x = "<signature>|<newest>|<window>|<window>..." where the
---          signature names the shorter windows' lengths (a reload may change them: the fields are
---          then counted afresh from the entries), newest is the newest entry's score, and each
---          shorter window, shortest first, is "<total>,<complete>,<queue>": the queue holds
+-- totals   hash, which exists only while the sorted set does. With one window: u = its total cost,
+--          o = score of the oldest entry, s = last member sequence number. With several windows
+--          they and the shorter windows' state are one field (one field read and written costs
+--          less than several): x = "<signature>|<u>|<s>|<o>|<newest>|<window>|<window>..." where
+--          the signature names the shorter windows' lengths (when a reload changes the windows,
+--          the totals are counted afresh from the entries), newest is the newest entry's score,
+--          and each shorter window, shortest first, is "<total>,<complete>,<queue>": the queue holds
 --          "<score>[:<cost>] " for its oldest counted entries, in order, all of them when complete
 --          is 1. Entries leave a shorter window from its queue without a read; only a window with
 --          more entries than a queue holds refills its queue from the sorted set now and then.
+--          v = 1 while a temporary limit may be set (so that decisions without one never read it).
 -- override string beside them (…:o, written by override.lua) with its own TTL: "<limit>:<until>",
 --          an operator's temporary limit for the longest window until that score.
 -- Arguments, from argv[at]: now (microseconds, as text; '0' for the Redis server's clock), cost
@@ -35,11 +36,11 @@
 -- Cost: every redis.call costs about a microsecond of dispatch plus half a microsecond per element
 -- of its reply; converting between numbers and text is the dearest Lua work (tonumber about 1,500
 -- instructions, a number to text 2,000 to 5,000), then every string operation (about 800). So an
--- admission makes four calls (HMGET of five fields, ZADD, HSET, PTTL) whatever the number of
--- windows, plus TIME unless the caller gives the time; it passes the time as the text it came in
--- and compares scores as text where it can; and the shorter windows' state is one field, read
--- with one pattern match. Writes are what replicas replay, so the TTLs are extended only when
--- less than a window is left, by a quarter window more.
+-- admission makes four calls (HMGET, ZADD, HSET, PTTL) whatever the number of windows, plus TIME
+-- unless the caller gives the time; it passes the time as the text it came in and compares scores
+-- as text where it can; and several windows' totals are one field, read with one pattern match.
+-- Writes are what replicas replay, so the TTLs are extended only when less than a window is left,
+-- by a quarter window more.
 local server_now
 local function now_of(text)
   if text ~= '0' then return text end
@@ -173,19 +174,18 @@ local function front_score(queue)
   return tonumber(string.match(queue, '^%d+'))
 end
 
--- The shorter windows' state, as field x describes them, into used, queue and complete (arrays,
--- shortest window first); returns the newest entry's score as text, or nil when x is missing or
--- describes other windows.
-local function read_shorter(x, signature, count, used, queue, complete)
+-- Several windows' totals, as field x describes them: returns the longest window's total, the
+-- last sequence number, the oldest and the newest entry's scores (as text), and fills used, queue
+-- and complete (arrays, shortest window first); nil when x is missing or describes other windows.
+local function read_packed(x, signature, count, used, queue, complete)
   if not x then return nil end
   if count == 2 then
     -- One match: fewer instructions than finds and copies. The signature is digits only.
-    local newest, total, full, queued = string.match(x, '^' .. signature .. '|(%d+)|(%d+),(%d),(.*)')
-    if not newest then return nil end
-    used[1], complete[1], queue[1] = tonumber(total), full == '1', queued
-    return newest
+    local u, s, o, newest, total, full, queued = string.match(x, '^' .. signature .. '|(%d+)|(%d+)|(%d+)|(%d+)|(%d+),(%d),(.*)')
+    if u then used[1], complete[1], queue[1] = tonumber(total), full == '1', queued end
+    return u, s, o, newest
   end
-  local known, newest, at = string.match(x, '^([^|]*)|(%d+)|()')
+  local known, u, s, o, newest, at = string.match(x, '^([^|]*)|(%d+)|(%d+)|(%d+)|(%d+)|()')
   if known ~= signature then return nil end
   for i = 1, count - 1 do
     local total, full, queued, next_at = string.match(x, '^(%d+),(%d),([^|]*)|?()', at)
@@ -193,33 +193,42 @@ local function read_shorter(x, signature, count, used, queue, complete)
     used[i], queue[i], complete[i] = tonumber(total), queued, full == '1'
     at = next_at
   end
-  return newest
+  return u, s, o, newest
 end
 
-local function format_shorter(signature, newest, used, queue, complete)
-  if #queue == 1 then
-    return signature .. '|' .. newest .. '|' .. used[1] .. (complete[1] and ',1,' or ',0,') .. queue[1]
-  end
-  local x = signature .. '|' .. newest
-  for i = 1, #queue do
-    x = x .. '|' .. used[i] .. (complete[i] and ',1,' or ',0,') .. queue[i]
+-- Numbers go through string.format: a number concatenated costs more than twice as much.
+local function format_packed(signature, used, seq, oldest, newest, s_used, s_queue, s_complete)
+  local x = signature .. '|' .. string.format('%d|%d', used, seq) .. '|' .. oldest .. '|' .. newest
+  for i = 1, #s_queue do
+    x = x .. '|' .. string.format('%d', s_used[i]) .. (s_complete[i] and ',1,' or ',0,') .. s_queue[i]
   end
   return x
 end
 
--- Moves shorter window i past the entries at or before `boundary`, which have left it.
-local function advance(entries, i, boundary, used, queue, complete)
-  while true do
-    local score, cost, text, rest = front_of(queue[i])
-    if score > boundary then return end
-    used[i], queue[i] = used[i] - cost, string.sub(queue[i], rest)
-    if queue[i] == '' then
-      if complete[i] then return end
+-- Moves shorter window i past the entries at or before `boundary`, which have left it: returns the
+-- first score it then counts from its queue, nil when the queue is empty.
+local function advance(entries, i, boundary, newest, used, queue, complete)
+  local rest, left = queue[i], 0
+  while rest ~= '' do
+    local text, cost, next_at = string.match(rest, '^(%d+):?(%d*) ()')
+    local score = tonumber(text)
+    if score > boundary then
+      queue[i] = rest
+      return score
+    end
+    left = left + 1
+    -- Usually one entry leaves per decision; when more do, perhaps all of them did.
+    if left == 2 and tonumber(newest) <= boundary then
+      used[i], queue[i], complete[i] = 0, '', true
+      return nil
+    end
+    used[i], rest = used[i] - (cost == '' and 1 or tonumber(cost)), string.sub(rest, next_at)
+    if rest == '' and not complete[i] then
       local list = redis.call('ZRANGEBYSCORE', entries, '(' .. text, '+inf', 'WITHSCORES', 'LIMIT', 0, QUEUE_FETCH)
-      queue[i], complete[i] = queue_of(entries, list, 1, #list > 2 * QUEUE_MAX)
-      if queue[i] == '' then return end
+      rest, complete[i] = queue_of(entries, list, 1, #list > 2 * QUEUE_MAX)
     end
   end
+  queue[i] = rest
 end
 
 -- Shorter window i counted from every entry (a WITHSCORES reply), those after `boundary`.
@@ -240,6 +249,15 @@ local function count_shorter(entries, all, i, boundary, used, queue, complete)
   end
 end
 
+-- Both keys must outlive the newest entry by a window: by a quarter window more, so that few
+-- decisions extend them.
+local function extend(entries, totals, window)
+  local ttl = math.ceil(window / 1000)
+  local extended = ttl + math.ceil(ttl / 4)
+  redis.call('PEXPIRE', entries, extended)
+  redis.call('PEXPIRE', totals, extended)
+end
+
 -- Above any cost (a 32-bit integer), below 2^53: the mode and the cost travel in one argument.
 local MODE_UNIT = 4294967296
 local CHECK, CHARGE = 1, 2
@@ -255,15 +273,32 @@ local function decide(entries, totals, argv, at, count)
     limits[i], windows[i] = tonumber(argv[at + 2 * i]), tonumber(argv[at + 2 * i + 1])
   end
 
-  local state = redis.call('HMGET', totals, 'u', 's', 'o', 'x', 'v')
+  -- The shorter windows (s_used, s_queue, s_complete), moved on before the longest window's
+  -- expired entries are removed.
+  local s_used, s_queue, s_complete = {}, {}, {}
+  local used, seq, oldest, flagged, signature, newest
+  -- Fields that another policy of the partition wrote (before a reload), which go when the totals
+  -- are saved.
+  local stale
+  if count == 1 then
+    local state = redis.call('HMGET', totals, 'u', 's', 'o', 'x', 'v')
+    -- With x, a policy of several windows wrote the totals last, and u, s and o are not current.
+    stale, flagged = state[4], state[5]
+    if not stale then used, seq, oldest = tonumber(state[1]), tonumber(state[2]), score_or_nil(state[3]) end
+  else
+    local state = redis.call('HMGET', totals, 'x', 'v')
+    signature, flagged = signature_of(argv, at, count), state[2]
+    used, seq, oldest, newest = read_packed(state[1] or nil, signature, count, s_used, s_queue, s_complete)
+    used, seq = tonumber(used), tonumber(seq)
+  end
   -- An operator's temporary limit, looked for only where the totals are flagged (v) or absent:
   -- the totals then written are flagged, and the flag goes with the limit.
   local temporary
-  if not state[1] or state[5] then
+  if not used or flagged then
     temporary = temporary_limit(string.sub(totals, 1, -2) .. 'o', now)
     if temporary then
       limits[count] = temporary
-    elseif state[5] then
+    elseif flagged then
       redis.call('HDEL', totals, 'v')
     end
   end
@@ -272,50 +307,38 @@ local function decide(entries, totals, argv, at, count)
     if not smallest or limits[i] < smallest then smallest, smallest_at = limits[i], i end
   end
   local limit, window = limits[count], windows[count]
-  local used, seq, oldest = tonumber(state[1]), tonumber(state[2]), score_or_nil(state[3])
-  -- The hash exists, with a TTL: it may be written without an admission.
-  local exists = used ~= nil
   -- Whether the longest window's totals no longer describe the entries and must be written.
   local trimmed = false
-  -- Whether the totals were rebuilt: the hash is then new and has no TTL yet.
+  -- Whether the totals were rebuilt: the hash may then be new, without a TTL.
   local rebuilt = false
-  -- Whether the shorter windows' fields changed and must be written (or, with one window, removed).
-  local dirty = exists and count == 1 and state[4] ~= false
+  -- Whether the totals changed otherwise and must be saved whatever the decision.
+  local dirty = false
 
-  -- The shorter windows (s_used, s_queue, s_complete), moved on before the longest window's
-  -- expired entries are removed.
-  local s_used, s_queue, s_complete = {}, {}, {}
   -- A shorter window's first queued score where it is known, for the report.
   local s_front
-  local signature, newest, all
+  local all
   if count > 1 then
     s_front = {}
-    signature = signature_of(argv, at, count)
-    if exists then newest = read_shorter(state[4] or nil, signature, count, s_used, s_queue, s_complete) end
-    if not newest then
-      -- First use, a reload that changed the windows, or lost totals: counted from the entries.
+    if not used then
+      -- First use, a reload that changed the windows, or lost totals: counted from the entries,
+      -- beside which a one-window policy's totals may be.
       all = redis.call('ZRANGE', entries, 0, -1, 'WITHSCORES')
-      newest = all[#all]
+      newest, stale = all[#all], #all > 0
     end
     -- A partition's time never runs backwards (a failover to a master whose clock is behind),
     -- so that every entry is counted from its own score on.
     if newest and later(newest, now_text) then now, now_text = tonumber(newest), newest end
     if all then
-      dirty = exists
       for i = 1, count - 1 do count_shorter(entries, all, i, now - windows[i], s_used, s_queue, s_complete) end
     else
       for i = 1, count - 1 do
-        local boundary = now - windows[i]
         if s_queue[i] ~= '' then
+          local boundary = now - windows[i]
           local front = front_score(s_queue[i])
           if front > boundary then
             s_front[i] = front
-          elseif tonumber(newest) <= boundary then
-            -- Everything it counted has left it, the newest entry included.
-            s_used[i], s_queue[i], s_complete[i] = 0, '', true
-            dirty = true
           else
-            advance(entries, i, boundary, s_used, s_queue, s_complete)
+            s_front[i] = advance(entries, i, boundary, newest, s_used, s_queue, s_complete)
             dirty = true
           end
         end
@@ -325,8 +348,7 @@ local function decide(entries, totals, argv, at, count)
 
   local expired_at_or_before = now - window
   if used == nil then
-    -- First use, or the totals were lost (eviction): rebuild them from the entries themselves.
-    -- Nothing is written unless this request is admitted.
+    -- First use, totals lost (eviction) or written for other windows: rebuilt from the entries.
     used, seq, oldest, rebuilt = 0, 0, nil, true
     all = all or redis.call('ZRANGE', entries, 0, -1, 'WITHSCORES')
     for i = 1, #all, 2 do
@@ -372,14 +394,19 @@ local function decide(entries, totals, argv, at, count)
       redis.call('DEL', totals)
     elseif count == 1 then
       redis.call('HSET', totals, 'u', used, 's', seq, 'o', oldest)
-      if state[4] then
-        -- Several windows before a reload: their fields no longer describe anything.
-        redis.call('HDEL', totals, 'x')
-      end
+      if stale then redis.call('HDEL', totals, 'x') end
     else
-      redis.call('HSET', totals, 'u', used, 's', seq, 'o', oldest, 'x', format_shorter(signature, newest, s_used, s_queue, s_complete))
+      redis.call('HSET', totals, 'x', format_packed(signature, used, seq, oldest, newest, s_used, s_queue, s_complete))
+      if stale then redis.call('HDEL', totals, 'u', 's', 'o') end
     end
-    if oldest and temporary and not state[5] then redis.call('HSET', totals, 'v', 1) end
+    if oldest and temporary and not flagged then redis.call('HSET', totals, 'v', 1) end
+  end
+
+  -- Totals rebuilt from entries are saved whatever the decision (the expired entries are gone, and
+  -- totals of other windows must go), in a hash that may be new.
+  if rebuilt and all[1] then
+    save()
+    extend(entries, totals, window)
   end
 
   -- Reports `window`, else the window with the least remaining.
@@ -436,13 +463,7 @@ local function decide(entries, totals, argv, at, count)
       newest = now_text
     end
     save()
-    -- Both keys must outlive the newest entry by a window.
-    local ttl = math.ceil(window / 1000)
-    if rebuilt or was_empty or redis.call('PTTL', entries) < ttl then
-      local extended = ttl + math.ceil(ttl / 4)
-      redis.call('PEXPIRE', entries, extended)
-      redis.call('PEXPIRE', totals, extended)
-    end
+    if rebuilt or was_empty or redis.call('PTTL', entries) < math.ceil(window / 1000) then extend(entries, totals, window) end
     return report(0, 0, seq)
   end
 
@@ -526,32 +547,28 @@ local function refund(entries, totals, argv, at, count)
   local score = redis.call('ZSCORE', entries, member)
   if not score then return 0 end
   redis.call('ZREM', entries, member)
-  local state = redis.call('HMGET', totals, 'u', 'x')
-  local used = tonumber(state[1])
-  if not used then
-    -- The totals were lost: the next decision rebuilds them from the entries.
-    return 1
-  end
-
   local first = redis.call('ZRANGE', entries, 0, 0, 'WITHSCORES')
   if not first[2] then
     redis.call('DEL', totals)
     return 1
   end
-  local s_used, s_queue, s_complete = {}, {}, {}
-  local signature, newest
-  if count > 1 then
-    signature = signature_of(argv, at, count)
-    newest = read_shorter(state[2] or nil, signature, count, s_used, s_queue, s_complete)
-  end
-  if not newest then
-    redis.call('HSET', totals, 'u', used - cost, 'o', first[2])
-    if state[2] then
-      -- The shorter windows' fields describe other windows than this request's (a reload came
-      -- between the decision and its refund), and they may count this entry: the next decision
-      -- with several windows counts them afresh from the entries.
-      redis.call('HDEL', totals, 'x')
+  if count == 1 then
+    local state = redis.call('HMGET', totals, 'u', 'x')
+    if state[1] and not state[2] then
+      redis.call('HSET', totals, 'u', tonumber(state[1]) - cost, 'o', first[2])
+    else
+      -- Lost, or written for several windows (a reload came between the decision and its refund)
+      -- and counting this entry: the next decision counts them afresh from the entries.
+      redis.call('DEL', totals)
     end
+    return 1
+  end
+  local s_used, s_queue, s_complete = {}, {}, {}
+  local signature = signature_of(argv, at, count)
+  local used, seq, _, newest = read_packed(redis.call('HGET', totals, 'x') or nil, signature, count, s_used, s_queue, s_complete)
+  if not used then
+    -- Lost, or written for other windows (see above).
+    redis.call('DEL', totals)
     return 1
   end
   local token = token_of(score, cost)
@@ -570,6 +587,6 @@ local function refund(entries, totals, argv, at, count)
       if tonumber(score) > tonumber(string.match(s_queue[i], '(%d+)[^ ]* $')) then s_used[i] = s_used[i] - cost end
     end
   end
-  redis.call('HSET', totals, 'u', used - cost, 'o', first[2], 'x', format_shorter(signature, newest, s_used, s_queue, s_complete))
+  redis.call('HSET', totals, 'x', format_packed(signature, tonumber(used) - cost, seq, first[2], newest, s_used, s_queue, s_complete))
   return 1
 end

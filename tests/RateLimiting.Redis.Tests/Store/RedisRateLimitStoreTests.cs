@@ -358,7 +358,7 @@ public sealed class RedisRateLimitStoreTests : IAsyncLifetime
         Assert.Equal(50, admitted);
         Assert.Equal(50, await Database.SortedSetLengthAsync(entries).WaitAsync(Generous));
         Assert.Equal(RedisType.Hash, await Database.KeyTypeAsync(totals).WaitAsync(Generous));
-        Assert.Equal(["o", "s", "u", "x"], (await Database.HashKeysAsync(totals).WaitAsync(Generous)).Select(field => (string)field!).Order(StringComparer.Ordinal));
+        Assert.Equal(["x"], (await Database.HashKeysAsync(totals).WaitAsync(Generous)).Select(field => (string)field!).Order(StringComparer.Ordinal));
         Assert.InRange((await Database.KeyTimeToLiveAsync(entries).WaitAsync(Generous))!.Value, TimeSpan.FromMinutes(59), TimeSpan.FromHours(1.25));
     }
 
@@ -407,6 +407,34 @@ public sealed class RedisRateLimitStoreTests : IAsyncLifetime
         Assert.Equal([true, true], underOneWindow);
         Assert.False(backToTwo);
         Assert.Equal([true, true, false], afterTenSeconds);
+    }
+
+    [Fact]
+    public async Task DecideAsync_RejectedUnderTwoWindowsAfterOne_TheOneWindowTotalsThatFollowStayExact()
+    {
+        // A two-window decision over one-window totals counts afresh from the entries and removes the
+        // expired ones: what it saves, even on a rejection, is what one window then reads.
+        RateLimitWindow[] oneWindow = [new(6, TimeSpan.FromMinutes(1))];
+        RateLimitWindow[] twoWindows = [new(3, TimeSpan.FromSeconds(10)), new(6, TimeSpan.FromMinutes(1))];
+        var clock = FixedClock();
+        var store = NewInstance(clock);
+        var partition = "reload-reject-" + Guid.NewGuid().ToString("N");
+        Task<RateLimitDecision> Decide(RateLimitWindow[] limits, int cost) => store.DecideAsync(new RateLimitRequest(Policy, partition, limits, cost), CancellationToken.None).AsTask();
+
+        await Decide(oneWindow, 2);
+        clock.Advance(Duration.FromSeconds(30));
+        await Decide(oneWindow, 4);
+        clock.Advance(Duration.FromSeconds(31));
+        var underTwoWindows = await Decide(twoWindows, 3);
+        var (_, totals) = Keys.For(Policy, partition);
+        var totalsTimeToLive = await Database.KeyTimeToLiveAsync(totals).WaitAsync(Generous);
+        var backToOne = await Decide(oneWindow, 2);
+        var full = await Decide(oneWindow, 1);
+
+        Assert.Equal((RateLimitRejectReason.QuotaExceeded, 1, 2), (underTwoWindows.Reason, underTwoWindows.WindowIndex, underTwoWindows.Remaining));
+        Assert.NotNull(totalsTimeToLive);
+        Assert.Equal((true, 0), (backToOne.IsAllowed, backToOne.Remaining));
+        Assert.Equal((false, TimeSpan.FromSeconds(29)), (full.IsAllowed, full.RetryAfter));
     }
 
     [Fact]
