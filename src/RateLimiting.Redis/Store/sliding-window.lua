@@ -175,22 +175,23 @@ local function front_score(queue)
 end
 
 -- Several windows' totals, as field x describes them: returns the longest window's total, the
--- last sequence number, the oldest and the newest entry's scores (as text), and fills used, queue
--- and complete (arrays, shortest window first); nil when x is missing or describes other windows.
-local function read_packed(x, signature, count, used, queue, complete)
+-- last sequence number, the oldest and the newest entry's scores (as text), and fills used, queue,
+-- complete and front (the first queued score) (arrays, shortest window first); nil when x is
+-- missing or describes other windows.
+local function read_packed(x, signature, count, used, queue, complete, front)
   if not x then return nil end
   if count == 2 then
     -- One match: fewer instructions than finds and copies. The signature is digits only.
-    local u, s, o, newest, total, full, queued = string.match(x, '^' .. signature .. '|(%d+)|(%d+)|(%d+)|(%d+)|(%d+),(%d),(.*)')
-    if u then used[1], complete[1], queue[1] = tonumber(total), full == '1', queued end
+    local u, s, o, newest, total, full, queued, first = string.match(x, '^' .. signature .. '|(%d+)|(%d+)|(%d+)|(%d+)|(%d+),(%d),((%d*).*)')
+    if u then used[1], complete[1], queue[1], front[1] = tonumber(total), full == '1', queued, tonumber(first) end
     return u, s, o, newest
   end
   local known, u, s, o, newest, at = string.match(x, '^([^|]*)|(%d+)|(%d+)|(%d+)|(%d+)|()')
   if known ~= signature then return nil end
   for i = 1, count - 1 do
-    local total, full, queued, next_at = string.match(x, '^(%d+),(%d),([^|]*)|?()', at)
+    local total, full, queued, first, next_at = string.match(x, '^(%d+),(%d),((%d*)[^|]*)|?()', at)
     if not total then return nil end
-    used[i], queue[i], complete[i] = tonumber(total), queued, full == '1'
+    used[i], queue[i], complete[i], front[i] = tonumber(total), queued, full == '1', tonumber(first)
     at = next_at
   end
   return u, s, o, newest
@@ -276,6 +277,8 @@ local function decide(entries, totals, argv, at, count)
   -- The shorter windows (s_used, s_queue, s_complete), moved on before the longest window's
   -- expired entries are removed.
   local s_used, s_queue, s_complete = {}, {}, {}
+  -- A shorter window's first queued score where it is known, for the report.
+  local s_front
   local used, seq, oldest, flagged, signature, newest
   -- Fields that another policy of the partition wrote (before a reload), which go when the totals
   -- are saved.
@@ -287,8 +290,8 @@ local function decide(entries, totals, argv, at, count)
     if not stale then used, seq, oldest = tonumber(state[1]), tonumber(state[2]), score_or_nil(state[3]) end
   else
     local state = redis.call('HMGET', totals, 'x', 'v')
-    signature, flagged = signature_of(argv, at, count), state[2]
-    used, seq, oldest, newest = read_packed(state[1] or nil, signature, count, s_used, s_queue, s_complete)
+    signature, flagged, s_front = signature_of(argv, at, count), state[2], {}
+    used, seq, oldest, newest = read_packed(state[1] or nil, signature, count, s_used, s_queue, s_complete, s_front)
     used, seq = tonumber(used), tonumber(seq)
   end
   -- An operator's temporary limit, looked for only where the totals are flagged (v) or absent:
@@ -314,11 +317,8 @@ local function decide(entries, totals, argv, at, count)
   -- Whether the totals changed otherwise and must be saved whatever the decision.
   local dirty = false
 
-  -- A shorter window's first queued score where it is known, for the report.
-  local s_front
   local all
   if count > 1 then
-    s_front = {}
     if not used then
       -- First use, a reload that changed the windows, or lost totals: counted from the entries,
       -- beside which a one-window policy's totals may be.
@@ -329,15 +329,13 @@ local function decide(entries, totals, argv, at, count)
     -- so that every entry is counted from its own score on.
     if newest and later(newest, now_text) then now, now_text = tonumber(newest), newest end
     if all then
+      s_front = {}
       for i = 1, count - 1 do count_shorter(entries, all, i, now - windows[i], s_used, s_queue, s_complete) end
     else
       for i = 1, count - 1 do
         if s_queue[i] ~= '' then
           local boundary = now - windows[i]
-          local front = front_score(s_queue[i])
-          if front > boundary then
-            s_front[i] = front
-          else
+          if s_front[i] <= boundary then
             s_front[i] = advance(entries, i, boundary, newest, s_used, s_queue, s_complete)
             dirty = true
           end
@@ -565,7 +563,7 @@ local function refund(entries, totals, argv, at, count)
   end
   local s_used, s_queue, s_complete = {}, {}, {}
   local signature = signature_of(argv, at, count)
-  local used, seq, _, newest = read_packed(redis.call('HGET', totals, 'x') or nil, signature, count, s_used, s_queue, s_complete)
+  local used, seq, _, newest = read_packed(redis.call('HGET', totals, 'x') or nil, signature, count, s_used, s_queue, s_complete, {})
   if not used then
     -- Lost, or written for other windows (see above).
     redis.call('DEL', totals)
