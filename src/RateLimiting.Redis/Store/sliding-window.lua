@@ -197,8 +197,13 @@ local function read_packed(x, signature, count, used, queue, complete, front)
   return u, s, o, newest
 end
 
--- Numbers go through string.format: a number concatenated costs more than twice as much.
+-- Numbers go through string.format: a number concatenated costs more than twice as much. With one
+-- shorter window, the usual case, it is one concatenation: every string made costs its allocation
+-- and its collection.
 local function format_packed(signature, used, seq, oldest, newest, s_used, s_queue, s_complete)
+  if #s_queue == 1 then
+    return signature .. '|' .. string.format('%d|%d', used, seq) .. '|' .. oldest .. '|' .. newest .. '|' .. string.format('%d', s_used[1]) .. (s_complete[1] and ',1,' or ',0,') .. s_queue[1]
+  end
   local x = signature .. '|' .. string.format('%d|%d', used, seq) .. '|' .. oldest .. '|' .. newest
   for i = 1, #s_queue do
     x = x .. '|' .. string.format('%d', s_used[i]) .. (s_complete[i] and ',1,' or ',0,') .. s_queue[i]
@@ -447,13 +452,14 @@ local function decide(entries, totals, argv, at, count)
     used, oldest = used + cost, oldest or now_text
     s_used[count] = used
     if count > 1 then
-      local token = token_of(now_text, cost)
+      -- Appended in one concatenation (see format_packed).
+      local suffix = cost == 1 and ' ' or ':' .. cost .. ' '
       for i = 1, count - 1 do
         s_used[i] = s_used[i] + cost
         -- Queued while the queue holds every counted entry and has room, or the entry shares the
         -- newest entry's time (a queue never ends inside a group of one score).
         if s_complete[i] and (#s_queue[i] < QUEUE_BYTES or now_text == newest) then
-          s_queue[i] = s_queue[i] .. token
+          s_queue[i] = s_queue[i] .. now_text .. suffix
         else
           s_complete[i] = false
         end
