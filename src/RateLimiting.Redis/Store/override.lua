@@ -11,7 +11,7 @@ else
   local now, duration = tonumber(now_of(ARGV[1])), tonumber(ARGV[3])
   redis.call('SET', KEYS[2], limit .. ':' .. string.format('%d', now + duration), 'PX', math.ceil(duration / 1000))
   -- Decisions read the limit only where the totals are flagged, or absent (then written flagged).
-  if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('HSET', KEYS[1], 'v', 1) end
+  flag_totals(KEYS[1])
   changed = 1
 end
 redis.call('PUBLISH', ARGV[4], ARGV[5])

@@ -17,7 +17,8 @@
 --          "<score>[:<cost>] " for its oldest counted entries, in order, all of them when complete
 --          is 1. Entries leave a shorter window from its queue without a read; only a window with
 --          more entries than a queue holds refills its queue from the sorted set now and then.
---          v = 1 while a temporary limit may be set (so that decisions without one never read it).
+--          While a temporary limit may be set (so that decisions without one never read it):
+--          v = 1 with one window, and x begins with "v" with several.
 -- override string beside them (…:o, written by override.lua) with its own TTL: "<limit>:<until>",
 --          an operator's temporary limit for the longest window until that score.
 -- Arguments, from argv[at]: now (microseconds, as text; '0' for the Redis server's clock), cost
@@ -177,18 +178,18 @@ local function front_score(queue)
 end
 
 -- Several windows' totals, as field x describes them: returns the longest window's total, the
--- last sequence number, the oldest and the newest entry's scores (as text), and fills used, queue,
--- complete and front (the first queued score) (arrays, shortest window first); nil when x is
--- missing or describes other windows.
+-- last sequence number, the oldest and the newest entry's scores (as text) and whether they are
+-- flagged, and fills used, queue, complete and front (the first queued score) (arrays, shortest
+-- window first); nil when x is missing or describes other windows.
 local function read_packed(x, signature, count, used, queue, complete, front)
   if not x then return nil end
   if count == 2 then
     -- One match: fewer instructions than finds and copies. The signature is digits only.
-    local u, s, o, newest, total, full, queued, first = string.match(x, '^' .. signature .. '|(%d+)|(%d+)|(%d+)|(%d+)|(%d+),(%d),((%d*).*)')
+    local flag, u, s, o, newest, total, full, queued, first = string.match(x, '^(v?)' .. signature .. '|(%d+)|(%d+)|(%d+)|(%d+)|(%d+),(%d),((%d*).*)')
     if u then used[1], complete[1], queue[1], front[1] = tonumber(total), full == '1', queued, tonumber(first) end
-    return u, s, o, newest
+    return u, s, o, newest, flag == 'v'
   end
-  local known, u, s, o, newest, at = string.match(x, '^([^|]*)|(%d+)|(%d+)|(%d+)|(%d+)|()')
+  local flag, known, u, s, o, newest, at = string.match(x, '^(v?)([^|]*)|(%d+)|(%d+)|(%d+)|(%d+)|()')
   if known ~= signature then return nil end
   for i = 1, count - 1 do
     local total, full, queued, first, next_at = string.match(x, '^(%d+),(%d),((%d*)[^|]*)|?()', at)
@@ -196,17 +197,18 @@ local function read_packed(x, signature, count, used, queue, complete, front)
     used[i], queue[i], complete[i], front[i] = tonumber(total), queued, full == '1', tonumber(first)
     at = next_at
   end
-  return u, s, o, newest
+  return u, s, o, newest, flag == 'v'
 end
 
 -- Numbers go through string.format: a number concatenated costs more than twice as much. With one
 -- shorter window, the usual case, it is one concatenation: every string made costs its allocation
 -- and its collection.
-local function format_packed(signature, used, seq, oldest, newest, s_used, s_queue, s_complete)
+local function format_packed(flagged, signature, used, seq, oldest, newest, s_used, s_queue, s_complete)
+  local flag = flagged and 'v' or ''
   if #s_queue == 1 then
-    return signature .. '|' .. string.format('%d|%d', used, seq) .. '|' .. oldest .. '|' .. newest .. '|' .. string.format('%d', s_used[1]) .. (s_complete[1] and ',1,' or ',0,') .. s_queue[1]
+    return flag .. signature .. '|' .. string.format('%d|%d', used, seq) .. '|' .. oldest .. '|' .. newest .. '|' .. string.format('%d', s_used[1]) .. (s_complete[1] and ',1,' or ',0,') .. s_queue[1]
   end
-  local x = signature .. '|' .. string.format('%d|%d', used, seq) .. '|' .. oldest .. '|' .. newest
+  local x = flag .. signature .. '|' .. string.format('%d|%d', used, seq) .. '|' .. oldest .. '|' .. newest
   for i = 1, #s_queue do
     x = x .. '|' .. string.format('%d', s_used[i]) .. (s_complete[i] and ',1,' or ',0,') .. s_queue[i]
   end
@@ -257,6 +259,17 @@ local function count_shorter(entries, all, i, boundary, used, queue, complete)
   end
 end
 
+-- Flags a partition's totals once its temporary limit is set (override.lua), so that decisions
+-- look for it.
+local function flag_totals(totals)
+  local x = redis.call('HGET', totals, 'x')
+  if x then
+    if string.byte(x, 1) ~= 118 then redis.call('HSET', totals, 'x', 'v' .. x) end
+  elseif redis.call('EXISTS', totals) == 1 then
+    redis.call('HSET', totals, 'v', 1)
+  end
+end
+
 -- Both keys must outlive the newest entry by a window: by a quarter window more, so that few
 -- decisions extend them.
 local function extend(entries, totals, window)
@@ -296,20 +309,23 @@ local function decide(entries, totals, argv, at, count)
     stale, flagged = state[4], state[5]
     if not stale then used, seq, oldest = tonumber(state[1]), tonumber(state[2]), score_or_nil(state[3]) end
   else
-    local state = redis.call('HMGET', totals, 'x', 'v')
-    signature, flagged, s_front = signature_of(argv, at, count), state[2], {}
-    used, seq, oldest, newest = read_packed(state[1] or nil, signature, count, s_used, s_queue, s_complete, s_front)
+    signature, s_front = signature_of(argv, at, count), {}
+    used, seq, oldest, newest, flagged = read_packed(redis.call('HGET', totals, 'x') or nil, signature, count, s_used, s_queue, s_complete, s_front)
     used, seq = tonumber(used), tonumber(seq)
   end
-  -- An operator's temporary limit, looked for only where the totals are flagged (v) or absent:
-  -- the totals then written are flagged, and the flag goes with the limit.
+  -- Whether the totals changed otherwise and must be saved whatever the decision.
+  local dirty = false
+  -- An operator's temporary limit, looked for only where the totals are flagged or absent: the
+  -- totals then written are flagged, and the flag goes with the limit.
   local temporary
   if not used or flagged then
     temporary = temporary_limit(string.sub(totals, 1, -2) .. 'o', now)
     if temporary then
       limits[count] = temporary
-    elseif flagged then
+    elseif flagged and count == 1 then
       redis.call('HDEL', totals, 'v')
+    elseif flagged then
+      dirty = true
     end
   end
   local smallest, smallest_at
@@ -321,8 +337,6 @@ local function decide(entries, totals, argv, at, count)
   local trimmed = false
   -- Whether the totals were rebuilt: the hash may then be new, without a TTL.
   local rebuilt = false
-  -- Whether the totals changed otherwise and must be saved whatever the decision.
-  local dirty = false
 
   local all
   if count > 1 then
@@ -401,10 +415,10 @@ local function decide(entries, totals, argv, at, count)
       redis.call('HSET', totals, 'u', used, 's', seq, 'o', oldest)
       if stale then redis.call('HDEL', totals, 'x') end
     else
-      redis.call('HSET', totals, 'x', format_packed(signature, used, seq, oldest, newest, s_used, s_queue, s_complete))
-      if stale then redis.call('HDEL', totals, 'u', 's', 'o') end
+      redis.call('HSET', totals, 'x', format_packed(temporary ~= nil, signature, used, seq, oldest, newest, s_used, s_queue, s_complete))
+      if stale then redis.call('HDEL', totals, 'u', 's', 'o', 'v') end
     end
-    if oldest and temporary and not flagged then redis.call('HSET', totals, 'v', 1) end
+    if count == 1 and oldest and temporary and not flagged then redis.call('HSET', totals, 'v', 1) end
   end
 
   -- Totals rebuilt from entries are saved whatever the decision (the expired entries are gone, and
@@ -571,7 +585,7 @@ local function refund(entries, totals, argv, at, count)
   end
   local s_used, s_queue, s_complete = {}, {}, {}
   local signature = signature_of(argv, at, count)
-  local used, seq, _, newest = read_packed(redis.call('HGET', totals, 'x') or nil, signature, count, s_used, s_queue, s_complete, {})
+  local used, seq, _, newest, flagged = read_packed(redis.call('HGET', totals, 'x') or nil, signature, count, s_used, s_queue, s_complete, {})
   if not used then
     -- Lost, or written for other windows (see above).
     redis.call('DEL', totals)
@@ -593,6 +607,6 @@ local function refund(entries, totals, argv, at, count)
       if tonumber(score) > tonumber(string.match(s_queue[i], '(%d+)[^ ]* $')) then s_used[i] = s_used[i] - cost end
     end
   end
-  redis.call('HSET', totals, 'x', format_packed(signature, tonumber(used) - cost, seq, first[2], newest, s_used, s_queue, s_complete))
+  redis.call('HSET', totals, 'x', format_packed(flagged, signature, tonumber(used) - cost, seq, first[2], newest, s_used, s_queue, s_complete))
   return 1
 end

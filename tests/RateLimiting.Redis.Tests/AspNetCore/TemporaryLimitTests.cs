@@ -114,6 +114,39 @@ public sealed class TemporaryLimitTests
     }
 
     [Fact]
+    public async Task SetOverride_SeveralWindowsAfterRequests_TheNextRequestSeesItAndClearRestoresTheLimit()
+    {
+        // The partition's totals exist before the limit is set: they are flagged for the next request.
+        var start = Instant.FromUtc(2026, 12, 3, 9, 0);
+        var clock = new FakeClock(start);
+        var settings = new Dictionary<string, string?>
+        {
+            ["RateLimiting:Policies:tiered:Limits:0:PermitLimit"] = "2",
+            ["RateLimiting:Policies:tiered:Limits:1:PermitLimit"] = "3",
+            ["RateLimiting:OverLimitCache"] = "false",
+        };
+        await using var app = new SampleApp(_cluster, settings, clock: clock);
+        var admin = app.Services.GetRequiredService<IRateLimitAdmin>();
+        using var client = app.ClientWithKey("raised-later");
+        async Task<(HttpStatusCode Status, string? Policy, string? State)> At(int seconds)
+        {
+            clock.Reset(start.Plus(Duration.FromSeconds(seconds)));
+            return await StatusAndHeadersAsync(client, "/api/search");
+        }
+
+        var before = new[] { await At(0), await At(0) };
+        await admin.SetOverrideAsync("tiered", "raised-later", permitLimit: 4, TimeSpan.FromHours(1));
+        var raised = new[] { await At(2), await At(2), await At(4) };
+        await admin.ClearOverrideAsync("tiered", "raised-later");
+        var cleared = await At(6);
+
+        Assert.Equal([HttpStatusCode.OK, HttpStatusCode.OK], before.Select(r => r.Status));
+        Assert.Equal([HttpStatusCode.OK, HttpStatusCode.OK, HttpStatusCode.TooManyRequests], raised.Select(r => r.Status));
+        Assert.Equal("\"tiered-1s\";q=2;w=1, \"tiered-1h\";q=4;w=3600", raised[0].Policy);
+        Assert.Equal((HttpStatusCode.TooManyRequests, "\"tiered-1s\";q=2;w=1, \"tiered-1h\";q=3;w=3600"), (cleared.Status, cleared.Policy));
+    }
+
+    [Fact]
     public async Task SetOverride_OutOfRange_Throws()
     {
         await using var app = new SampleApp(_cluster);
