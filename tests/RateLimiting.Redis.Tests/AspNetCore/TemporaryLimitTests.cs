@@ -86,13 +86,7 @@ public sealed class TemporaryLimitTests
     public async Task SetOverride_SeveralWindows_ReplacesTheLongestWindowsLimitOnly()
     {
         var clock = new FakeClock(Instant.FromUtc(2026, 12, 3, 9, 0));
-        var settings = new Dictionary<string, string?>
-        {
-            ["RateLimiting:Policies:tiered:Limits:0:PermitLimit"] = "2",
-            ["RateLimiting:Policies:tiered:Limits:1:PermitLimit"] = "3",
-            ["RateLimiting:OverLimitCache"] = "false",
-        };
-        await using var app = new SampleApp(_cluster, settings, clock: clock);
+        await using var app = new SampleApp(_cluster, TieredOfTwoAndThree(), clock: clock);
         var admin = app.Services.GetRequiredService<IRateLimitAdmin>();
         await admin.SetOverrideAsync("tiered", "burst", permitLimit: 5, TimeSpan.FromHours(1));
         using var client = app.ClientWithKey("burst");
@@ -119,13 +113,7 @@ public sealed class TemporaryLimitTests
         // The partition's totals exist before the limit is set: they are flagged for the next request.
         var start = Instant.FromUtc(2026, 12, 3, 9, 0);
         var clock = new FakeClock(start);
-        var settings = new Dictionary<string, string?>
-        {
-            ["RateLimiting:Policies:tiered:Limits:0:PermitLimit"] = "2",
-            ["RateLimiting:Policies:tiered:Limits:1:PermitLimit"] = "3",
-            ["RateLimiting:OverLimitCache"] = "false",
-        };
-        await using var app = new SampleApp(_cluster, settings, clock: clock);
+        await using var app = new SampleApp(_cluster, TieredOfTwoAndThree(), clock: clock);
         var admin = app.Services.GetRequiredService<IRateLimitAdmin>();
         using var client = app.ClientWithKey("raised-later");
         async Task<(HttpStatusCode Status, string? Policy, string? State)> At(int seconds)
@@ -160,6 +148,14 @@ public sealed class TemporaryLimitTests
         Assert.Contains("'nope'", unknown.Message, StringComparison.Ordinal);
         Assert.Null(usage.TemporaryLimit);
     }
+
+    /// <summary>The sample's <c>tiered</c> policy at 2 per second and 3 per hour, without the over-limit cache.</summary>
+    private static Dictionary<string, string?> TieredOfTwoAndThree() => new()
+    {
+        ["RateLimiting:Policies:tiered:Limits:0:PermitLimit"] = "2",
+        ["RateLimiting:Policies:tiered:Limits:1:PermitLimit"] = "3",
+        ["RateLimiting:OverLimitCache"] = "false",
+    };
 
     private static async Task<(HttpStatusCode Status, string? Policy, string? State)> StatusAndHeadersAsync(HttpClient client, string path = "/api/hello")
     {
