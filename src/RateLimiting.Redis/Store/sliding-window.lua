@@ -335,7 +335,7 @@ local function decide(entries, totals, argv, at, count)
   local limit, window = limits[count], windows[count]
   -- Whether the longest window's totals no longer describe the entries and must be written.
   local trimmed = false
-  -- Whether the totals were rebuilt: the hash may then be new, without a TTL.
+  -- Whether the totals were counted afresh from the entries.
   local rebuilt = false
 
   local all
@@ -483,7 +483,8 @@ local function decide(entries, totals, argv, at, count)
       newest = now_text
     end
     save()
-    if rebuilt or was_empty or redis.call('PTTL', entries) < math.ceil(window / 1000) then extend(entries, totals, window) end
+    -- Rebuilt totals of existing entries were extended above; others were empty.
+    if was_empty or redis.call('PTTL', entries) < math.ceil(window / 1000) then extend(entries, totals, window) end
     return report(0, 0, seq)
   end
 
