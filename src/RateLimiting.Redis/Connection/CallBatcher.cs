@@ -12,7 +12,8 @@ namespace RateLimiting.Redis.Connection;
 /// the single-request script; calls that arrive while one is in flight wait for it, and the next
 /// call carries up to <see cref="MaxBatchSize"/> of them, in arrival order, in one execution of
 /// the batch script on that master. A call the master did not serve (its slot moved, or is
-/// migrating), or a batch it refused before running it, is decided alone by its caller.
+/// migrating), a batch for a master the client is not connected to, or a batch the master refused
+/// before running it, is decided alone by its caller.
 /// </summary>
 /// <remarks>
 /// Each call keeps its own deadline: its caller waits for its verdict no longer than that, and a
@@ -159,11 +160,20 @@ internal sealed partial class CallBatcher
     private async Task SendBatchAsync(EndPoint node, MultiplexerGeneration generation, List<BatchMember> batch)
     {
         var script = batch[0].Script;
-        Interlocked.Increment(ref _batches);
-        Interlocked.Add(ref _batchedDecisions, batch.Count);
         long[] reply;
         try
         {
+            if (!generation.Multiplexer.GetServer(node).IsConnected)
+            {
+                // The client would hold a batch for a master it lost until the deadline, while the
+                // slots may already be served elsewhere (the breaker map lags a moved slot): each
+                // call is routed by its own slot instead, as the client currently sees it.
+                DecideAlone(batch);
+                return;
+            }
+
+            Interlocked.Increment(ref _batches);
+            Interlocked.Add(ref _batchedDecisions, batch.Count);
             reply = await _runner.RunOnNodeAsync(generation, node, script.Batch!, ArgumentsOf(batch), batch[^1].Started).ConfigureAwait(false);
         }
         catch (RedisServerException ex) when (RedisErrorClassifier.IsScriptRejected(ex))
