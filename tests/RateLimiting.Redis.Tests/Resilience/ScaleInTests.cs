@@ -1,8 +1,11 @@
 using System.Diagnostics;
 using System.Net;
 using RateLimiting.Policies;
+using RateLimiting.Redis.Connection;
+using RateLimiting.Redis.Store;
 using RateLimiting.Redis.Tests.Infrastructure;
 using RateLimiting.Store;
+using RateLimiting.Time;
 using StackExchange.Redis;
 using Xunit.Abstractions;
 
@@ -49,11 +52,14 @@ public sealed class ScaleInTests : ResilienceScenarioTests
             Assert.Equal(Limit - 1, (await Scenario.Store.DecideAsync(Request(partition), CancellationToken.None)).Remaining);
         }
 
+        var multiplexer = Scenario.Connection.Supervisor.Current!.Multiplexer;
+        var leavingBreaker = Scenario.Connection.Breakers.For(multiplexer, Scenario.Keys.For(ResilienceScenario.Policy, partitions[0]).Entries);
+        var leavingEndPoint = new IPEndPoint(IPAddress.Loopback, leaving.Port);
+        Assert.Equal(leavingEndPoint.ToString(), leavingBreaker.EndPoint?.ToString());
+
         var slots = leaving.SlotRanges.SelectMany(range => Enumerable.Range(range.Start, range.End - range.Start + 1)).ToArray();
         await SlotMigration.MoveAsync(cluster.AdminNodeOf(leaving), cluster.AdminNodeOf(heir), masters[2..].Select(cluster.AdminNodeOf), slots);
         await cluster.KillNodeAsync(leaving.Port);
-        var multiplexer = Scenario.Connection.Supervisor.Current!.Multiplexer;
-        var leavingEndPoint = new IPEndPoint(IPAddress.Loopback, leaving.Port);
         await Poll.UntilAsync(() => Task.FromResult(multiplexer.GetServer(leavingEndPoint).IsConnected), connected => !connected, Generous);
         Scenario.CountingStore.Reset();
 
@@ -79,7 +85,28 @@ public sealed class ScaleInTests : ResilienceScenarioTests
             Assert.Equal(Enumerable.Range(Limit - 1 - DecisionsEach, DecisionsEach), remaining);
         }
 
-        Assert.True(Scenario.Connection.Batcher!.DecidedAlone > 0, $"No queued decision was handed back to be decided alone ({Scenario.BatchFigures}).");
+
+        // Act and assert again, on the batcher: decisions queued for the stopped master behind one
+        // in flight (which is sent alone, routed by its slot) are handed back to their callers.
+        var batcher = Scenario.Connection.Batcher!;
+        var handedBackBefore = batcher.DecidedAlone;
+        var members = partitions.SelectMany(partition => Enumerable.Repeat(partition, DecisionsEach)).Select(Member).ToArray();
+        foreach (var member in members)
+        {
+            batcher.Enqueue(leavingBreaker, Scenario.Connection.Supervisor.Current!, member);
+        }
+
+        var replies = await Task.WhenAll(members.Select(member => member.Reply)).WaitAsync(Generous);
+        Assert.NotNull(replies[0]);
+        Assert.Contains(null, replies);
+        Assert.Equal(replies.Count(reply => reply is null), batcher.DecidedAlone - handedBackBefore);
+    }
+
+    /// <summary>A decision of cost 1 at the server's clock, as the store queues it.</summary>
+    private BatchMember Member(string partition)
+    {
+        var (entries, totals) = Scenario.Keys.For(ResilienceScenario.Policy, partition);
+        return new BatchMember(SlidingWindowScripts.Decide, [entries, totals], [0, 1, Limit, (long)TimeSpan.FromHours(1).TotalMicroseconds], MonotonicClock.Instance.GetCurrentInstant());
     }
 
     private static RateLimitRequest Request(string partition) => new(ResilienceScenario.Policy, partition, Limit, TimeSpan.FromHours(1), 1);
