@@ -85,7 +85,6 @@ public sealed class ScaleInTests : ResilienceScenarioTests
             Assert.Equal(Enumerable.Range(Limit - 1 - DecisionsEach, DecisionsEach), remaining);
         }
 
-
         // Act and assert again, on the batcher: decisions queued for the stopped master behind one
         // in flight (which is sent alone, routed by its slot) are handed back to their callers.
         var batcher = Scenario.Connection.Batcher!;
