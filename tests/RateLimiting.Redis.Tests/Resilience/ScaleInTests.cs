@@ -52,7 +52,8 @@ public sealed class ScaleInTests : ResilienceScenarioTests
             Assert.Equal(Limit - 1, (await Scenario.Store.DecideAsync(Request(partition), CancellationToken.None)).Remaining);
         }
 
-        var multiplexer = Scenario.Connection.Supervisor.Current!.Multiplexer;
+        var generation = Scenario.Connection.Supervisor.Current!;
+        var multiplexer = generation.Multiplexer;
         var leavingBreaker = Scenario.Connection.Breakers.For(multiplexer, Scenario.Keys.For(ResilienceScenario.Policy, partitions[0]).Entries);
         var leavingEndPoint = new IPEndPoint(IPAddress.Loopback, leaving.Port);
         Assert.Equal(leavingEndPoint.ToString(), leavingBreaker.EndPoint?.ToString());
@@ -92,7 +93,7 @@ public sealed class ScaleInTests : ResilienceScenarioTests
         var members = partitions.SelectMany(partition => Enumerable.Repeat(partition, DecisionsEach)).Select(Member).ToArray();
         foreach (var member in members)
         {
-            batcher.Enqueue(leavingBreaker, Scenario.Connection.Supervisor.Current!, member);
+            batcher.Enqueue(leavingBreaker, generation, member);
         }
 
         var replies = await Task.WhenAll(members.Select(member => member.Reply)).WaitAsync(Generous);
